@@ -1,0 +1,55 @@
+"""What a system (and a task's scorer) may use while working on one sample."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.errors import UsageError
+from harness.llm import Backend, Model, RoleMeter
+from harness.sandbox import Sandbox
+
+
+@dataclass
+class Budget:
+    """The run's cost budget in USD (None: unlimited), shared by every sample."""
+
+    limit: float | None = None
+    spent: float = 0.0
+
+    @property
+    def remaining(self) -> float | None:
+        return None if self.limit is None else max(0.0, self.limit - self.spent)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.limit is not None and self.spent >= self.limit
+
+
+@dataclass
+class SampleContext:
+    backends: dict[str, Backend]  # role -> backend; "default" is always there
+    sandbox: Sandbox
+    budget: Budget
+    repeat: int = 0
+    seed: int | None = None
+    on_call: Callable[[dict[str, Any]], None] = lambda call: None
+    meters: dict[str, RoleMeter] = field(default_factory=dict)
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+
+    def llm(self, role: str = "default") -> Model:
+        """The model for ``role`` (its own backend if ``--role ROLE=SPEC`` gave one)."""
+        backend = self.backends.get(role) or self.backends.get("default")
+        if backend is None:
+            raise UsageError(f"no backend for role {role!r}")
+        meter = self.meters.setdefault(role, RoleMeter())
+        return Model(backend, role, meter, self.transcript, self._charge)
+
+    def trace(self, event: str, **data: Any) -> None:
+        """Add a non-model event to the transcript (a document handed over, a tool call, a test run)."""
+        self.transcript.append({"event": event, **data})
+
+    def _charge(self, call: dict[str, Any]) -> None:
+        self.budget.spent += call.get("cost") or 0.0
+        self.on_call(call)

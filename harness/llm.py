@@ -1,0 +1,136 @@
+"""The Backend protocol, and the metering wrapper that systems actually talk to.
+
+A backend class is registered through `harness_add_backends` and has a ``scheme``: the part of a
+backend spec before ``:`` (``openai:gpt-4o-mini``, ``llamacpp:smollm2``). A spec with no ``:`` is
+a name from the models table (``[models.NAME]`` in harness.toml) and is served by the backend
+whose ``scheme`` is ``openai`` unless the table says ``backend = "…"``.
+
+Systems never see a Backend: they get a `Model` (``ctx.llm(role)``), which meters every call
+(usage, cost, latency), writes it to the sample's transcript and fires `harness_llm_call`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from harness.errors import BackendError
+from harness.types import Completion, CompletionRequest, Message, Usage, to_dict
+
+if TYPE_CHECKING:
+    from harness.config import Config
+
+#: Features a backend may state in ``features``; systems fall back when one is missing.
+FEATURES = frozenset({"tools", "tool_choice", "response_format", "seed", "stop", "n"})
+
+
+class Backend:
+    """Base class of backends."""
+
+    scheme: ClassVar[str] = ""
+    features: frozenset[str] = frozenset()
+
+    def __init__(self, spec: str, config: Config) -> None:
+        self.spec = spec
+        self.config = config
+
+    @classmethod
+    def from_spec(cls, spec: str, config: Config) -> Backend:
+        """Build a backend from its spec; raise UsageError naming the fix when the spec is bad."""
+        return cls(spec, config)
+
+    async def start(self, run_dir: Path) -> None:
+        """Launch or connect (a managed server logs under ``run_dir/logs``). Called once per run."""
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        """One chat completion. Retries transient failures itself; raises BackendError for good."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Stop whatever `start` launched. Must be safe to call twice and after a failed start."""
+
+    def describe(self) -> dict[str, Any]:
+        """What run.json records: spec, model, resolved endpoints, server flags. Never a key."""
+        return {"spec": self.spec, "scheme": self.scheme}
+
+
+@dataclass
+class RoleMeter:
+    """Accounting for one model role within one sample."""
+
+    calls: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cost: float = 0.0
+    latency: float = 0.0
+    errors: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "input_tokens": self.usage.input_tokens,
+            "output_tokens": self.usage.output_tokens,
+            "tokens_estimated": self.usage.estimated,
+            "cost": round(self.cost, 8),
+            "latency": round(self.latency, 4),
+            "errors": self.errors,
+        }
+
+
+class Model:
+    """A backend seen through one role of one sample: what ``ctx.llm(role)`` returns."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        role: str,
+        meter: RoleMeter,
+        transcript: list[dict[str, Any]],
+        on_call: Callable[[dict[str, Any]], None],
+    ) -> None:
+        self.backend = backend
+        self.role = role
+        self._meter = meter
+        self._transcript = transcript
+        self._on_call = on_call
+
+    @property
+    def features(self) -> frozenset[str]:
+        return self.backend.features
+
+    async def complete(self, messages: list[Message] | CompletionRequest, **params: Any) -> Completion:
+        """Ask the model. ``messages`` may be a full CompletionRequest or a list of Messages
+        with the request's other fields as keyword arguments."""
+        request = messages if isinstance(messages, CompletionRequest) else CompletionRequest(list(messages), **params)
+        entry: dict[str, Any] = {"role": self.role, "backend": self.backend.spec, "request": to_dict(request)}
+        started = time.monotonic()
+        try:
+            completion = await self.backend.complete(request)
+        except BackendError as exc:
+            self._meter.errors += 1
+            entry.update(error=str(exc), latency=round(time.monotonic() - started, 4))
+            self._record(entry)
+            raise
+        self._meter.calls += 1
+        self._meter.usage = self._meter.usage + completion.usage
+        self._meter.cost += completion.cost
+        self._meter.latency += completion.latency
+        entry.update(
+            response=to_dict(completion.message),
+            model=completion.model,
+            finish_reason=completion.finish_reason,
+            usage=to_dict(completion.usage),
+            cost=completion.cost,
+            latency=round(completion.latency, 4),
+            endpoint=completion.endpoint,
+        )
+        if len(completion.choices) > 1:
+            entry["choices"] = to_dict(completion.choices)
+        self._record(entry)
+        return completion
+
+    def _record(self, entry: dict[str, Any]) -> None:
+        self._transcript.append(entry)
+        self._on_call(entry)

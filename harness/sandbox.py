@@ -1,0 +1,84 @@
+"""The Sandbox protocol: the one place where untrusted code runs.
+
+A tier is a class registered through `harness_add_sandboxes`. The runner makes one instance per
+run, `await start()` before the first sample, `await close()` at the end (also on Ctrl-C or
+error). Everything a task or system executes goes through `run`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from harness.types import ExecResult, Limits
+
+if TYPE_CHECKING:
+    from harness.config import Config
+
+
+@dataclass
+class CheckRow:
+    """One line of `harness sandbox check`."""
+
+    check: str
+    ok: bool
+    detail: str = ""
+
+
+class Sandbox:
+    """Base class of sandbox tiers. Subclasses set `name` and implement `run`."""
+
+    name: ClassVar[str] = ""
+    #: Shown by `harness plugins` and in errors; say what isolation the tier gives.
+    description: ClassVar[str] = ""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    @classmethod
+    def preflight(cls, config: Config) -> None:
+        """Raise SandboxUnavailable (saying exactly what to run) if this tier cannot work here.
+
+        Called by `harness run` before any model call."""
+
+    async def start(self) -> None:
+        """Acquire resources (containers, pools). Called once per run."""
+
+    async def run(
+        self,
+        files: Mapping[str, str | bytes],
+        argv: Sequence[str],
+        *,
+        stdin: str | bytes | None = None,
+        timeout: float = 10.0,
+        limits: Limits | None = None,
+    ) -> ExecResult:
+        """Run `argv` in a fresh work dir holding `files` (relative paths); never raises for the
+        program's own failures (those are in the ExecResult); raises SandboxError when the tier
+        itself failed to run the job. `argv[0] == "python3"` means the tier's Python 3."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Release everything `start` acquired. Must be safe to call twice."""
+
+    def describe(self) -> dict[str, Any]:
+        """What run.json records about this tier (tier name, image id, pool size …)."""
+        return {"tier": self.name}
+
+    # --- administration, used by `harness sandbox …` --------------------------------------
+
+    @classmethod
+    def build(cls, config: Config, *, offline: bool = False) -> str:
+        """Prepare what the tier needs (an image); return a one-line description of it."""
+        return f"{cls.name}: nothing to build"
+
+    @classmethod
+    def check(cls, config: Config) -> list[CheckRow]:
+        """Self-test: is the tier usable and does its isolation hold?"""
+        return []
+
+    @classmethod
+    def cleanup(cls, config: Config) -> int:
+        """Remove leftovers of earlier runs; return how many were removed."""
+        return 0

@@ -1,0 +1,166 @@
+"""The run record on disk: results/<run_id>/{run.json, samples.jsonl, transcripts/, summary.json, logs/}.
+
+samples.jsonl is appended one line per (sample, repeat) and fsynced, so a kill -9 loses at most
+the samples in flight; a line torn by the kill is dropped when the run is resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UsageError
+
+RUN_FILE = "run.json"
+SAMPLES_FILE = "samples.jsonl"
+SUMMARY_FILE = "summary.json"
+
+
+def new_run_id(system: str, task: str) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{_safe(system)}-{_safe(task)}-{secrets.token_hex(2)}"
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "x"
+
+
+def record_key(node_id: str, repeat: int) -> str:
+    """File-name-safe key of one (sample, repeat)."""
+    return f"{_safe(node_id)}.r{repeat}"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=False, default=str)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class RunStore:
+    """One run's folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.run_id = path.name
+
+    @classmethod
+    def create(cls, results_dir: Path, run_id: str) -> RunStore:
+        path = results_dir / run_id
+        if path.exists():
+            raise UsageError(f"run {run_id!r} already exists in {results_dir}; pick another --run-id or use --resume {run_id}")
+        (path / "transcripts").mkdir(parents=True)
+        (path / "logs").mkdir()
+        return cls(path)
+
+    @classmethod
+    def open(cls, results_dir: Path, run_id: str) -> RunStore:
+        path = results_dir / run_id
+        if not (path / RUN_FILE).is_file():
+            known = [s.run_id for s in list_runs(results_dir)][-5:]
+            hint = f" Recent runs: {', '.join(known)}." if known else ""
+            raise UsageError(f"no run {run_id!r} in {results_dir} (no {RUN_FILE}).{hint} `harness show` lists nothing else; check --results-dir.")
+        return cls(path)
+
+    # --- run.json / summary.json -----------------------------------------------------------
+
+    def write_spec(self, spec: dict[str, Any]) -> None:
+        write_json_atomic(self.path / RUN_FILE, spec)
+
+    def read_spec(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.path / RUN_FILE).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UsageError(f"{self.path / RUN_FILE} cannot be read: {exc}") from exc
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        write_json_atomic(self.path / SUMMARY_FILE, summary)
+
+    def read_summary(self) -> dict[str, Any] | None:
+        try:
+            return json.loads((self.path / SUMMARY_FILE).read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    # --- samples.jsonl ------------------------------------------------------------------------
+
+    def read_records(self) -> list[dict[str, Any]]:
+        return list(self._iter_records())
+
+    def _iter_records(self) -> Iterator[dict[str, Any]]:
+        path = self.path / SAMPLES_FILE
+        if not path.exists():
+            return
+        with path.open("r", encoding="utf-8") as fh:
+            for line in fh:
+                if not line.endswith("\n"):
+                    return  # torn by a kill; `drop_torn_tail` removes it before appending
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+
+    def drop_torn_tail(self) -> None:
+        """Cut a last line that a kill left without its newline."""
+        path = self.path / SAMPLES_FILE
+        if not path.exists():
+            return
+        data = path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            keep = data.rfind(b"\n") + 1
+            with path.open("r+b") as fh:
+                fh.truncate(keep)
+                os.fsync(fh.fileno())
+
+    def append_record(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, default=str, ensure_ascii=False) + "\n"
+        fd = os.open(self.path / SAMPLES_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    # --- transcripts --------------------------------------------------------------------------
+
+    def transcript_path(self, node_id: str, repeat: int) -> Path:
+        return self.path / "transcripts" / f"{record_key(node_id, repeat)}.json"
+
+    def write_transcript(self, node_id: str, repeat: int, transcript: list[dict[str, Any]]) -> str:
+        path = self.transcript_path(node_id, repeat)
+        write_json_atomic(path, transcript)
+        return str(path.relative_to(self.path))
+
+    def read_transcript(self, node_id: str, repeat: int) -> list[dict[str, Any]]:
+        try:
+            return json.loads(self.transcript_path(node_id, repeat).read_text())
+        except (OSError, json.JSONDecodeError):
+            return []
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.path / "logs"
+
+
+def list_runs(results_dir: Path) -> list[RunStore]:
+    """Every run folder with a run.json, oldest first (by the start time it records)."""
+    if not results_dir.is_dir():
+        return []
+    stores = [RunStore(p.parent) for p in results_dir.glob(f"*/{RUN_FILE}")]
+
+    def started(store: RunStore) -> str:
+        try:
+            return str(store.read_spec().get("started_at", ""))
+        except UsageError:
+            return ""
+
+    return sorted(stores, key=lambda s: (started(s), s.run_id))

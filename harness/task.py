@@ -1,0 +1,47 @@
+"""The Task base class: a benchmark, its samples and its scoring."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from harness.types import Answer, Outcome, Sample
+
+if TYPE_CHECKING:
+    from harness.context import SampleContext
+
+
+class Task:
+    """Subclasses set ``name``, ``kind`` and ``version`` and implement `samples` and `score`.
+    ``options`` are the run's ``--task-opt K=V`` pairs; validate them in ``__init__``."""
+
+    name: ClassVar[str] = ""
+    kind: ClassVar[str] = "code"
+    version: ClassVar[str] = "1"
+
+    def __init__(self, options: dict[str, str]) -> None:
+        self.options = dict(options)
+
+    def samples(self) -> list[Sample]:
+        """Every sample of the task as configured, in a stable order (ids unique)."""
+        raise NotImplementedError
+
+    async def score(self, sample: Sample, answer: Answer, ctx: SampleContext) -> Outcome:
+        raise NotImplementedError
+
+    def dataset_identity(self) -> dict[str, Any]:
+        """Source, version, config, split, count, sha256 of the problems: for run.json."""
+        return {"count": len(self.samples()), "sha256": problems_sha256(self.samples())}
+
+
+def problems_sha256(samples: list[Sample]) -> str:
+    """sha256 of the canonical JSON (sorted keys, no spaces) of the samples' inputs, by id."""
+    canonical = json.dumps(
+        [{"id": s.id, "prompt": s.prompt, "input": s.input} for s in samples],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,160 @@
+"""Plain data objects that cross the boundaries between the core and its plugins."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["passed", "failed", "error", "timeout", "infra_error"]
+STATUSES: tuple[str, ...] = ("passed", "failed", "error", "timeout", "infra_error")
+
+
+def to_dict(obj: Any) -> Any:
+    """A JSON-ready copy of a dataclass (or a structure of them)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return sorted(to_dict(v) for v in obj)
+    return obj
+
+
+# --- models -------------------------------------------------------------------------------
+
+
+@dataclass
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text, exactly as the model produced it
+
+
+@dataclass
+class Message:
+    role: str  # system | user | assistant | tool
+    content: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+    name: str | None = None
+
+    def to_openai(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            out["tool_calls"] = [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                for c in self.tool_calls
+            ]
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        if self.name is not None:
+            out["name"] = self.name
+        return out
+
+
+@dataclass
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    estimated: bool = False  # True when the server reported no usage and we counted ourselves
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.estimated or other.estimated,
+        )
+
+
+@dataclass
+class CompletionRequest:
+    messages: list[Message]
+    temperature: float = 0.0
+    max_tokens: int = 512
+    stop: list[str] | None = None
+    seed: int | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
+    n: int = 1
+
+
+@dataclass
+class Completion:
+    message: Message
+    usage: Usage
+    model: str
+    finish_reason: str | None = None
+    cost: float = 0.0  # USD, from the models table's prices
+    latency: float = 0.0  # seconds, request sent to response parsed
+    endpoint: str = ""  # base_url that answered
+    choices: list[Message] = field(default_factory=list)  # all n choices (message is choices[0])
+
+
+# --- tasks and systems ----------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    """One problem of a task. `input` is task-specific; `prompt` is what a plain chat model is asked."""
+
+    task: str
+    id: str
+    prompt: str
+    input: dict[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+
+    @property
+    def node_id(self) -> str:
+        return f"{self.task}::{self.id}"
+
+
+@dataclass
+class Answer:
+    """What a system hands back: the raw final text and anything it wants recorded."""
+
+    text: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """A task's verdict on one answer."""
+
+    status: Status
+    score: float = 0.0
+    output: str = ""  # scorer output, e.g. the test's stderr (truncated by the store)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+# --- sandboxes ------------------------------------------------------------------------------
+
+
+@dataclass
+class Limits:
+    """Resource limits for one sandboxed job. None leaves the tier's default."""
+
+    memory_mb: int | None = 1024
+    cpu_seconds: int | None = None
+    processes: int | None = 64
+    file_size_mb: int | None = 64
+    output_bytes: int = 1 << 20  # per stream; longer output is cut and flagged
+
+
+@dataclass
+class ExecResult:
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
+    duration: float
+    tier: str
+    oom: bool = False
+    truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out and not self.oom
