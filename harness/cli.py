@@ -81,10 +81,10 @@ def build_parser(options: OptionParser, plugins: Plugins) -> argparse.ArgumentPa
     lst.add_argument("--task", help="task (default: the task named by the node ids)")
     lst.set_defaults(handler=commands.cmd_list)
 
-    plugins = sub.add_parser("plugins", help="every plugin with what it registers")
-    _common(plugins)
-    plugins.add_argument("--json", action="store_true")
-    plugins.set_defaults(handler=commands.cmd_plugins)
+    listing = sub.add_parser("plugins", help="every plugin with what it registers")
+    _common(listing)
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=commands.cmd_plugins)
 
     show = sub.add_parser("show", help="a run's spec and its samples")
     _common(show)

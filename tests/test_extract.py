@@ -41,6 +41,8 @@ def test_decisions_are_recorded():
     _, decisions = extract_code(CASES["think then answer"], "add", PROMPT)
     assert "removed <think> section(s)" in decisions
     _, decisions = extract_code(CASES["body only, indented"], "add", PROMPT)
+    assert any("continues the prompt" in d for d in decisions)
+    _, decisions = extract_code(CASES["body only, fenced at column 0"], "add", PROMPT)
     assert any("body under the prompt's signature" in d for d in decisions)
     _, decisions = extract_code(CASES["example calls dropped"], "add", PROMPT)
     assert any("dropped 2 top-level statement" in d for d in decisions)

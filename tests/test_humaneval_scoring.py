@@ -1,0 +1,78 @@
+"""The HumanEval scorer, through the real docker sandbox: canonical solutions pass, bad ones do not."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+import pytest
+
+from harness.config import Config
+from harness.context import Budget, SampleContext
+from harness.errors import SandboxUnavailable
+from harness.plugins import load_plugins
+from harness.types import Answer
+from harness_humaneval import HumanEval
+
+
+@pytest.fixture(scope="module")
+def docker_sandbox():
+    plugins = load_plugins()
+    config = Config(argparse.Namespace(sandbox_pool=2), plugins)
+    cls = plugins.get("sandboxes", "docker")
+    try:
+        cls.preflight(config)
+    except SandboxUnavailable as exc:
+        pytest.fail(f"the docker sandbox is not usable here: {exc}")
+    return cls(config)
+
+
+def score_all(sandbox, task, answers):
+    """Score {sample_id: reply} in one pool; returns {sample_id: Outcome}."""
+
+    async def go():
+        await sandbox.start()
+        try:
+            ctx = SampleContext(backends={}, sandbox=sandbox, budget=Budget())
+            samples = {s.id: s for s in task.samples()}
+            outcomes = await asyncio.gather(*(task.score(samples[i], Answer(text), ctx) for i, text in answers.items()))
+            return dict(zip(answers, outcomes))
+        finally:
+            await sandbox.close()
+
+    return asyncio.run(go())
+
+
+def test_every_canonical_solution_passes(docker_sandbox):
+    task = HumanEval({})
+    answers = {tid: p["prompt"] + p["canonical_solution"] for tid, p in task.problems.items()}
+    outcomes = score_all(docker_sandbox, task, answers)
+    failing = {tid: o.output[-300:] for tid, o in outcomes.items() if o.status != "passed"}
+    assert not failing, failing
+    assert len(outcomes) == 164
+
+
+def test_wrong_crashing_looping_and_memory_hungry_completions_fail(docker_sandbox):
+    task = HumanEval({"timeout": "2"})
+    answers = {
+        "HumanEval/0": "def has_close_elements(numbers, threshold):\n    return False\n",  # clearly wrong
+        "HumanEval/2": "def truncate_number(number):\n    return number - int(number) + 0.001\n",  # subtly wrong
+        "HumanEval/4": "def mean_absolute_deviation(numbers):\n    raise RuntimeError('boom')\n",  # crashing
+        "HumanEval/7": "def filter_by_substring(strings, substring):\n    while True:\n        pass\n",  # looping
+        "HumanEval/8": "def sum_product(numbers):\n    hog = bytearray(8 * 1024 ** 3)\n    return (0, 1)\n",  # memory
+        "HumanEval/12": "def longest(strings):\n    import sys; print('noise'); sys.exit(3)\n",  # exits non-zero
+        "HumanEval/13": "I am not sure how to do this.",  # no code at all
+    }
+    outcomes = score_all(docker_sandbox, task, answers)
+    assert {tid: o.status for tid, o in outcomes.items()} == {
+        "HumanEval/0": "failed",
+        "HumanEval/2": "failed",
+        "HumanEval/4": "failed",
+        "HumanEval/7": "timeout",
+        "HumanEval/8": "failed",
+        "HumanEval/12": "failed",
+        "HumanEval/13": "failed",
+    }
+    assert "RuntimeError: boom" in outcomes["HumanEval/4"].output
+    assert outcomes["HumanEval/8"].details["oom"] or "MemoryError" in outcomes["HumanEval/8"].output
+    assert all(o.details["tier"] == "docker" for o in outcomes.values())
