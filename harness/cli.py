@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from harness import __version__
+from harness import __version__, exporters
 from harness.config import Config, OptionParser, find_config_file, load_models
 from harness.errors import HarnessError, UsageError
 from harness.plugins import Plugins, load_plugins
@@ -49,7 +49,7 @@ def _selection(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser(options: OptionParser, plugins: Plugins) -> argparse.ArgumentParser:
-    from harness import commands
+    from harness import commands, reports_cli
 
     parser = _Parser(prog="harness", description="Benchmark harness for LLM agent systems.")
     parser.add_argument("--version", action="version", version=f"mas-harness {__version__}")
@@ -90,6 +90,8 @@ def build_parser(options: OptionParser, plugins: Plugins) -> argparse.ArgumentPa
     _common(show)
     show.add_argument("run_id", metavar="RUN_ID")
     show.add_argument("--failed", action="store_true", help="only samples that did not pass")
+    show.add_argument("--sample", metavar="ID", help="print this sample's records and full transcripts (node id or sample id)")
+    show.add_argument("--repeat", type=int, metavar="N", help="with --sample: only this repeat")
     show.set_defaults(handler=commands.cmd_show)
 
     sandbox = sub.add_parser("sandbox", help="build, check, clean up or try the sandbox")
@@ -113,6 +115,7 @@ def build_parser(options: OptionParser, plugins: Plugins) -> argparse.ArgumentPa
             p.add_argument("--json", action="store_true")
         if name in ("check", "exec"):
             options.apply(p)
+    reports_cli.add_parsers(sub, _common)
     plugins.hook.harness_add_commands(subparsers=sub, add_common=_common)
     return parser
 
@@ -129,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pre = _preparse(argv)
         blocked = [p[3:] for p in pre.plugins if p.startswith("no:")]
         extra = [p for p in pre.plugins if not p.startswith("no:")]
-        plugins = load_plugins(extra, blocked, builtins={"terminal": TerminalReporter()})
+        plugins = load_plugins(extra, blocked, builtins={"terminal": TerminalReporter(), "exporters": exporters.BuiltinExporters()})
         options = OptionParser()
         plugins.hook.harness_addoption(parser=options)
         args = build_parser(options, plugins).parse_args(argv)

@@ -24,6 +24,7 @@ from harness.config import Config, parse_pairs
 from harness.context import Budget
 from harness.errors import UsageError
 from harness.plugins import KINDS
+from harness.reports_cli import cmd_show_sample
 from harness.runner import Run, execute
 from harness.sandbox import Sandbox
 from harness.select import split_node_id
@@ -115,7 +116,11 @@ def _resume_run(config: Config) -> Run:
     spec["status"] = "running"
     spec.setdefault("resumed_at", []).append(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     samples = [by_node[n] for n in spec["selection"]["selected"]]
-    return _make_run(config, store, spec, system, task, backends, sandbox, samples)
+    run = _make_run(config, store, spec, system, task, backends, sandbox, samples)
+    earlier = store.read_summary() or {}
+    run.earlier_wall_seconds = earlier.get("wall_seconds", 0.0)
+    run.budget.spent = sum(r.get("cost", 0.0) for r in store.read_records())  # --max-cost covers the whole run
+    return run
 
 
 def _make_run(config: Config, store: RunStore, spec: dict, system: System, task: Task, backends: dict, sandbox: Sandbox, samples: list) -> Run:
@@ -184,6 +189,8 @@ def cmd_plugins(config: Config) -> int:
 
 
 def cmd_show(config: Config) -> int:
+    if config.getoption("sample"):
+        return cmd_show_sample(config)
     store = RunStore.open(config.results_dir, config.getoption("run_id"))
     spec = store.read_spec()
     records = store.read_records()

@@ -46,8 +46,10 @@ def harness_add_sandboxes() -> list[type]:
 
 @hookspec
 def harness_add_exporters() -> list[type]:
-    """Return leaderboard exporters, each with ``formats`` (names accepted by ``--format``) and
-    ``export(rows, fmt) -> str | bytes``."""
+    """Return leaderboard exporter classes, each with a ``name``, ``formats`` (names accepted by
+    ``--format``) and ``export(rows, fmt) -> str | bytes``; they are created with no arguments
+    and receive the rows of `harness.leaderboard.build_rows`. A format claimed by two exporters
+    is an error that names both plugins."""
 
 
 # --- options and configuration ---------------------------------------------------------------

@@ -47,6 +47,7 @@ class Run:
     budget: Budget = field(default_factory=Budget)
     started: float = field(default_factory=time.monotonic)
     stop_reason: str | None = None
+    earlier_wall_seconds: float = 0.0  # spent by the invocations a --resume continues
 
     @property
     def id(self) -> str:
@@ -205,7 +206,7 @@ def summarize(run: Run, status: str) -> dict[str, Any]:
         "status": status,
         "stop_reason": run.stop_reason,
         "selected": len(run.samples),
-        "wall_seconds": round(time.monotonic() - run.started, 3),
+        "wall_seconds": round(run.earlier_wall_seconds + time.monotonic() - run.started, 3),
     }
 
 

@@ -65,3 +65,27 @@ def test_ctrl_c_keeps_records_stops_the_server_and_resume_finishes(workdir):
     assert json.loads((run_dir / "run.json").read_text())["status"] == "finished"
     port_flag = f"--port {json.loads((run_dir / 'run.json').read_text())['resolved']['backends']['default']['server']['port']}"
     assert _no_process_with(port_flag)
+
+
+def test_openai_backend_against_a_served_model_never_records_the_key(workdir, tmp_path):
+    import asyncio
+
+    from harness_llamacpp.backend import llama_server
+    from harness_llamacpp.model import smollm2_gguf
+
+    server = llama_server(smollm2_gguf(), "smollm2")
+    asyncio.run(server.start(tmp_path))
+    secret = "harness-test-key-5e1f0c9a7b"
+    try:
+        env = harness_env(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=secret)
+        proc = harness("run", "--backend", "openai:smollm2", "--task", "humaneval", "--limit", "2", "--sandbox", "local",
+                       "--system-opt", "max_tokens=32", "--json", cwd=workdir, env=env)
+    finally:
+        asyncio.run(server.stop())
+    assert proc.returncode == 0, proc.stderr
+    run_dir = workdir / "results" / last_json(proc.stdout)["run_id"]
+    backend = json.loads((run_dir / "run.json").read_text())["resolved"]["backends"]["default"]
+    assert server.base_url.rstrip("/") in json.dumps(backend)
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text(errors="replace"), f"the API key leaked into {path}"
