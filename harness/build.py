@@ -39,7 +39,12 @@ def resolve_backend(spec: str, config: Config) -> Backend:
 
 
 def resolve_backends(default_spec: str | None, role_pairs: list[str] | None, config: Config, system: System) -> dict[str, Backend]:
-    """Role -> backend; one instance per distinct spec (roles sharing a spec share a server)."""
+    """Role -> backend; one instance per distinct spec (roles sharing a spec share a server).
+    A system with no model roles (one that replays answers made elsewhere) gets none."""
+    if not system.roles:
+        if default_spec or role_pairs:
+            raise ConfigError(f"system {system.name!r} calls no model: drop --backend/--role")
+        return {}
     specs = {"default": default_spec or DEFAULT_BACKEND} | parse_pairs(role_pairs, "--role")
     unknown = set(specs) - set(system.roles) - {"default"}
     if unknown:

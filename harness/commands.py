@@ -55,10 +55,11 @@ def _check_positive(config: Config, *names: str) -> None:
             raise UsageError(f"--{name.replace('_', '-')} {value}: give a number >= 1")
 
 
-def _invocation(config: Config) -> dict[str, Any]:
+def _invocation(config: Config, system: System) -> dict[str, Any]:
     """The options to replay on --resume (JSON-able values only)."""
     options = {k: v for k, v in vars(config.options).items() if k not in _NOT_REPLAYED and isinstance(v, (str, int, float, bool, list, type(None)))}
-    return {"system": config.getoption("system"), "task": _task_name(config), "backend": config.getoption("backend") or DEFAULT_BACKEND, "options": options}
+    backend = (config.getoption("backend") or DEFAULT_BACKEND) if system.roles else None
+    return {"system": system.name, "task": _task_name(config), "backend": backend, "options": options}
 
 
 def _prepare(config: Config) -> tuple[System, Task, dict, Sandbox]:
@@ -76,14 +77,13 @@ def _prepare(config: Config) -> tuple[System, Task, dict, Sandbox]:
 
 def _new_run(config: Config) -> Run:
     system, task, backends, sandbox = _prepare(config)
-    invocation = _invocation(config)
+    invocation = _invocation(config, system)
     lf_key = (system.name, task.name, invocation["backend"]) if config.getoption("lf") else None
     samples, total, notes = select_samples(task, config, config.getoption("node_ids", []), lf_key=lf_key)
     if not samples:
         raise UsageError(f"no sample selected (0 of {total}); loosen -k/-m/node ids, or check `harness list --task {task.name}`")
     if notes.get("lf_note"):
         print(f"--lf: {notes['lf_note']}; running all {len(samples)} selected samples", file=sys.stderr)
-    store = RunStore.create(config.results_dir, config.getoption("run_id") or new_run_id(system.name, task.name))
     selection = {
         "node_ids": config.getoption("node_ids", []),
         "keyword": config.getoption("keyword"),
@@ -92,8 +92,14 @@ def _new_run(config: Config) -> Run:
         "lf": bool(lf_key),
         "total": total,
     } | notes
+    return create_run(config, invocation, system, task, backends, sandbox, samples, selection)
+
+
+def create_run(config: Config, invocation: dict, system: System, task: Task, backends: dict, sandbox: Sandbox, samples: list, selection: dict) -> Run:
+    """A new run folder with its run.json, and the Run that fills it (used by `run` and `score`)."""
+    store = RunStore.create(config.results_dir, config.getoption("run_id") or new_run_id(system.name, task.name))
     spec = make_spec(store.run_id, invocation, system, task, samples, selection, config)
-    spec |= {"repeats": config.getoption("repeats"), "seed": config.getoption("seed"), "max_concurrency": config.getoption("max_concurrency"), "max_cost": config.getoption("max_cost")}
+    spec |= {"repeats": config.getoption("repeats", 1), "seed": config.getoption("seed"), "max_concurrency": config.getoption("max_concurrency", 4), "max_cost": config.getoption("max_cost")}
     store.write_spec(spec)
     return _make_run(config, store, spec, system, task, backends, sandbox, samples)
 

@@ -12,8 +12,9 @@ prompt and the list of decisions taken, which the task records with the sample:
    the entry point (else the longest such run), prose around it dropped.
 3. When the code defines the entry point, only what it needs is kept: the statements that
    bind the entry point, the names in ``needed`` (those the task's tests use) and, transitively,
-   every name those statements use (imports, helpers, classes, constants). Example calls,
-   prints, asserts, test classes and ``if __name__ == "__main__":`` blocks are dropped.
+   every name those statements use (imports, helpers, classes, constants), plus interpreter
+   settings such as ``sys.setrecursionlimit``. Example calls, prints, asserts, the model's own
+   tests and ``if __name__ == "__main__":`` blocks are dropped.
 4. When it does not (the model wrote only the body): code that already continues the prompt
    (indented, and ``prompt + code`` parses) is kept verbatim; otherwise it is re-indented under
    the prompt's signature, so that ``prompt + code`` is the completed function.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
+import warnings
 from collections.abc import Iterable
 
 _THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.DOTALL | re.IGNORECASE)
@@ -62,20 +64,34 @@ def _fenced_blocks(text: str) -> list[str]:
     return blocks
 
 
-def _parse(code: str) -> ast.Module | None:
-    try:
-        return ast.parse(code)
-    except (SyntaxError, ValueError):
-        return None
+def parse_python(code: str) -> ast.Module | None:
+    """The module's AST, or None when it does not parse (its warnings, such as invalid escape
+    sequences in old code, are not shown)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return ast.parse(code)
+        except (SyntaxError, ValueError):
+            return None
 
 
 def _parses_as_body(code: str) -> bool:
-    return _parse("def _body():\n" + textwrap.indent(textwrap.dedent(code), "    ")) is not None
+    return parse_python("def _body():\n" + textwrap.indent(textwrap.dedent(code), "    ")) is not None
 
 
 def _parses(code: str) -> bool:
     """True if ``code`` parses as a module, or as a function body (a reply of only the body)."""
-    return _parse(code) is not None or _parses_as_body(code)
+    return parse_python(code) is not None or _parses_as_body(code)
+
+
+def _assignment_targets(node: ast.AST) -> list[ast.expr]:
+    if isinstance(node, ast.Assign):
+        return node.targets
+    if isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor)):
+        return [node.target]
+    if isinstance(node, (ast.With, ast.AsyncWith)):
+        return [item.optional_vars for item in node.items if item.optional_vars]
+    return []
 
 
 def _bound_names(node: ast.AST) -> set[str]:
@@ -84,19 +100,7 @@ def _bound_names(node: ast.AST) -> set[str]:
         return {node.name}
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         return {(alias.asname or alias.name).split(".")[0] for alias in node.names}
-    names: set[str] = set()
-    if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.With, ast.AsyncWith)):
-        targets = {
-            ast.Assign: lambda n: n.targets,
-            ast.AugAssign: lambda n: [n.target],
-            ast.AnnAssign: lambda n: [n.target],
-            ast.For: lambda n: [n.target],
-            ast.AsyncFor: lambda n: [n.target],
-            ast.With: lambda n: [item.optional_vars for item in n.items if item.optional_vars],
-            ast.AsyncWith: lambda n: [item.optional_vars for item in n.items if item.optional_vars],
-        }[type(node)](node)
-        for target in targets:
-            names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+    names = {n.id for target in _assignment_targets(node) for n in ast.walk(target) if isinstance(n, ast.Name)}
     for child in ast.iter_child_nodes(node):
         if isinstance(child, ast.stmt):
             names |= _bound_names(child)
@@ -127,7 +131,7 @@ def _binds(tree: ast.Module, name: str) -> bool:
 
 
 def _defines(code: str, name: str) -> bool:
-    tree = _parse(code)
+    tree = parse_python(code)
     if tree is not None:
         return _binds(tree, name)
     return re.search(rf"^\s*(async\s+)?def\s+{re.escape(name)}\s*\(", code, re.MULTILINE) is not None
@@ -140,7 +144,7 @@ def _segment(lines: list[str], node: ast.stmt) -> str:
 
 def _keep_needed(code: str, roots: set[str], decisions: list[str]) -> str:
     """Keep the statements that bind ``roots`` and, transitively, the names they use."""
-    tree = _parse(code)
+    tree = parse_python(code)
     if tree is None:
         decisions.append("code does not parse; kept as is")
         return code
@@ -169,7 +173,9 @@ def _syntax_error_line(code: str, as_body: bool) -> int | None:
     """None if ``code`` parses (as a module, or as a function body), else the error's line."""
     source = "def _body():\n" + textwrap.indent(textwrap.dedent(code), "    ") if as_body else code
     try:
-        ast.parse(source)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(source)
     except SyntaxError as exc:
         return max(1, (exc.lineno or 1) - as_body)
     except ValueError:
@@ -204,21 +210,29 @@ def _code_runs(text: str) -> list[str]:
     return runs
 
 
-def _find_code(text: str, entry_point: str, decisions: list[str]) -> str:
+def _continues(prompt: str, code: str) -> bool:
+    """True if ``code`` is an indented body that completes ``prompt`` as it stands."""
+    first = next((line for line in code.split("\n") if line.strip()), "")
+    return bool(prompt.strip()) and first[:1] in (" ", "\t") and parse_python(prompt + code) is not None
+
+
+def _find_code(text: str, entry_point: str, prompt: str, decisions: list[str]) -> str:
     delimited = _DELIMITED.search(text)
     if delimited:
         decisions.append("took the code between [BEGIN] and [DONE]")
         text = delimited.group(1)
     blocks = _fenced_blocks(text)
     if blocks:
-        parsing = [b for b in blocks if _parse(b) is not None]
+        parsing = [b for b in blocks if parse_python(b) is not None]
         defining = [i for i, b in enumerate(blocks) if _defines(b, entry_point)]
-        if defining and len(parsing) > 1 and _parse("\n".join(parsing)) is not None:
+        if defining and len(parsing) > 1 and parse_python("\n".join(parsing)) is not None:
             decisions.append(f"joined the {len(parsing)} parsing fenced blocks of {len(blocks)}; entry point defined in block {defining[-1] + 1}")
             return "\n".join(parsing)
         index = defining[-1] if defining else max(range(len(blocks)), key=lambda i: len(blocks[i]))
         decisions.append(f"took fenced block {index + 1} of {len(blocks)}")
         return blocks[index]
+    if _continues(prompt, text):
+        return text
     if _parses(text):
         decisions.append("no fence: the whole reply parses as Python (a module or a function body)")
         return text
@@ -234,8 +248,7 @@ def _find_code(text: str, entry_point: str, decisions: list[str]) -> str:
 
 def _as_body(code: str, prompt: str, decisions: list[str]) -> str:
     """Make ``prompt + result`` the completed function from a reply holding only its body."""
-    first = next((line for line in code.split("\n") if line.strip()), "")
-    if first[:1] in (" ", "\t") and _parse(prompt + code) is not None:
+    if _continues(prompt, code):
         decisions.append("reply continues the prompt (an indented body): used verbatim")
         return code if code.endswith("\n") else code + "\n"
     body = textwrap.dedent(code).strip("\n")
@@ -252,7 +265,7 @@ def extract_code(reply: str, entry_point: str, prompt: str = "", needed: Iterabl
     """(code, decisions). ``needed``: further names the task's tests use from the code."""
     decisions: list[str] = []
     text = _strip_think(_normalize(reply), decisions)
-    code = _find_code(text, entry_point, decisions)
+    code = _find_code(text, entry_point, prompt, decisions)
     if not code.strip():
         return "", decisions
     if _defines(code, entry_point):

