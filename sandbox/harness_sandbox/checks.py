@@ -1,0 +1,113 @@
+"""`harness sandbox check --sandbox docker`: is the engine there, and does isolation hold?
+
+The isolation rows are not read off the container's configuration: probe programs run in a real
+pool container and try what a hostile program would (connect out, write outside the work dir,
+fork without end, allocate without end) and report what happened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.sandbox import CheckRow
+from harness.types import Limits
+from harness_sandbox.engine import connect, find_image, image_tag
+
+#: Prints a JSON object of facts about the sandbox, as seen from inside.
+PROBE = r"""
+import json, os, socket
+facts = {"uid": os.getuid()}
+status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+facts["caps"] = {k: int(status[k], 16) for k in ("CapEff", "CapPrm", "CapBnd")}
+facts["no_new_privs"] = status["NoNewPrivs"].strip() == "1"
+facts["interfaces"] = sorted(os.listdir("/sys/class/net"))
+def attempt(action):
+    try:
+        action()
+        return "succeeded"
+    except Exception as exc:
+        return type(exc).__name__
+facts["tcp_out"] = attempt(lambda: socket.create_connection(("1.1.1.1", 53), timeout=3))
+facts["dns"] = attempt(lambda: socket.getaddrinfo("example.com", 443))
+facts["writable_outside"] = [d for d in ("/", "/etc", "/usr", "/var", "/var/tmp", "/root", "/home", "/opt", "/run", "/srv")
+                             if attempt(lambda: open(os.path.join(d, "probe"), "w").close()) == "succeeded"]
+facts["work_dir_writable"] = attempt(lambda: open("probe", "w").close()) == "succeeded"
+print(json.dumps(facts))
+"""
+
+#: Forks sleeping children until fork fails; prints how many it got.
+FORK_PROBE = r"""
+import os, time
+children = []
+try:
+    while len(children) < 5000:
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        children.append(pid)
+except OSError:
+    pass
+print(len(children))
+"""
+
+#: Touches 3 GiB with no rlimit on address space: only the container's memory limit stops it.
+MEMORY_PROBE = "data = b'\\x01' * (3 << 30)\nprint(len(data))\n"
+
+
+def _isolation_rows(facts: dict[str, Any]) -> list[CheckRow]:
+    caps = facts["caps"]
+    return [
+        CheckRow("no network", facts["interfaces"] == ["lo"] and facts["tcp_out"] != "succeeded" and facts["dns"] != "succeeded",
+                 f"interfaces {facts['interfaces']}, TCP connect: {facts['tcp_out']}, DNS: {facts['dns']}"),
+        CheckRow("read-only outside the work dir", not facts["writable_outside"] and facts["work_dir_writable"],
+                 f"writable outside: {facts['writable_outside'] or 'none'}; work dir writable: {facts['work_dir_writable']}"),
+        CheckRow("unprivileged uid", facts["uid"] != 0, f"uid {facts['uid']}"),
+        CheckRow("capabilities dropped", not any(caps.values()), ", ".join(f"{k}={v:#x}" for k, v in caps.items())),
+        CheckRow("no-new-privileges", facts["no_new_privs"], f"NoNewPrivs={int(facts['no_new_privs'])}"),
+    ]
+
+
+async def _probe(cls: type, config: Any) -> list[CheckRow]:
+    box = cls(config)
+    try:
+        await box.start()
+        hello = await box.run({}, ["python3", "-c", "print('hello')"], timeout=10)
+        rows = [CheckRow("round trip", hello.stdout == "hello\n", f"{hello.duration * 1000:.0f} ms in the container")]
+        facts = await box.run({"probe.py": PROBE}, ["python3", "probe.py"], timeout=30)
+        if facts.exit_code != 0:
+            return rows + [CheckRow("isolation probe", False, facts.stderr[-500:])]
+        rows += _isolation_rows(json.loads(facts.stdout))
+        for name, processes, ceiling in (("process rlimit", 32, 32), ("container pids limit", None, box.pids_limit)):
+            forks = await box.run({"forks.py": FORK_PROBE}, ["python3", "forks.py"], timeout=30, limits=Limits(processes=processes))
+            count = int(forks.stdout or 0)
+            rows.append(CheckRow(name, forks.exit_code == 0 and count < ceiling, f"fork failed after {count} children (limit {ceiling})"))
+        memory = await box.run({"mem.py": MEMORY_PROBE}, ["python3", "mem.py"], timeout=30, limits=Limits(memory_mb=None))
+        rows.append(CheckRow("memory limit", memory.oom and memory.exit_code != 0,
+                             f"3 GiB allocation without rlimit: exit {memory.exit_code}, oom={memory.oom}"))
+        return rows
+    finally:
+        await box.close()
+
+
+def run_checks(cls: type, config: Any) -> list[CheckRow]:
+    try:
+        client = connect()
+    except HarnessError as exc:
+        return [CheckRow("engine reachable", False, str(exc))]
+    rows = [CheckRow("engine reachable", True, f"Docker {client.version().get('Version')} at {client.api.base_url}")]
+    tag = image_tag(config)
+    try:
+        image = find_image(client, tag)
+    except HarnessError as exc:
+        return rows + [CheckRow("image present", False, str(exc))]
+    rows.append(CheckRow("image present", True, f"{tag} ({image.id})"))
+    probe_config = type(config)(argparse.Namespace(**{**vars(config.options), "sandbox_pool": 1}), config.plugins)
+    try:
+        return rows + asyncio.run(_probe(cls, probe_config))
+    except HarnessError as exc:
+        return rows + [CheckRow("round trip", False, str(exc))]

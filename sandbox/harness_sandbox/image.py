@@ -1,0 +1,149 @@
+"""`harness sandbox build`: the sandbox image, from the Dockerfile or, offline, from debootstrap.
+
+The offline path needs no registry: debootstrap (Debian bookworm, minbase, + python3) into a
+temp dir, then the root fs is streamed as a tar into the engine's image import. The Debian
+mirror comes from this host's apt configuration at run time (or HARNESS_SANDBOX_MIRROR).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from harness.errors import SandboxError, SandboxUnavailable
+from harness_sandbox.engine import connect, image_tag
+
+SUITE = "bookworm"
+DOCKERFILE = Path(__file__).resolve().parent.parent / "Dockerfile"
+MIRROR_ENV = "HARNESS_SANDBOX_MIRROR"
+#: What the imported root fs lacks compared with a Dockerfile-built image.
+IMPORT_CHANGES = [
+    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "ENV LANG=C.UTF-8",
+    'CMD ["python3"]',
+]
+#: Paths in the root fs that nothing in the sandbox needs.
+TRIM = ["var/cache/apt/archives/*.deb", "var/lib/apt/lists/*", "usr/share/doc/*", "usr/share/man/*", "usr/share/info/*"]
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _deb822_uris(text: str) -> list[str]:
+    """URIs of the deb822 stanzas (sources.list.d/*.sources) that carry SUITE itself."""
+    uris = []
+    for stanza in text.split("\n\n"):
+        fields = {}
+        for line in stanza.splitlines():
+            key, sep, value = line.partition(":")
+            if sep and not line.startswith((" ", "\t", "#")):
+                fields[key.strip().lower()] = value.split()
+        if "deb" in fields.get("types", []) and SUITE in fields.get("suites", []):
+            uris += fields.get("uris", [])
+    return uris
+
+
+def _one_line_uris(text: str) -> list[str]:
+    """URIs of the `deb [options] URI SUITE components` lines (sources.list) for SUITE itself."""
+    uris = []
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].split()
+        if words[:1] != ["deb"]:
+            continue
+        words = words[1:]
+        if words and words[0].startswith("["):  # [arch=amd64 signed-by=…]
+            while words and not words[0].endswith("]"):
+                words = words[1:]
+            words = words[1:]
+        if len(words) >= 2 and words[1] == SUITE:
+            uris.append(words[0])
+    return uris
+
+
+def debian_mirror(apt_dir: Path = Path("/etc/apt")) -> str:
+    """The Debian mirror this host's apt uses for SUITE (HARNESS_SANDBOX_MIRROR overrides it)."""
+    if os.environ.get(MIRROR_ENV):
+        return os.environ[MIRROR_ENV]
+    uris = []
+    for path in sorted(apt_dir.glob("sources.list.d/*.sources")):
+        uris += _deb822_uris(path.read_text(errors="replace"))
+    for path in [apt_dir / "sources.list", *sorted(apt_dir.glob("sources.list.d/*.list"))]:
+        if path.is_file():
+            uris += _one_line_uris(path.read_text(errors="replace"))
+    if not uris:
+        raise SandboxUnavailable(
+            f"this host's apt configuration ({apt_dir}) names no mirror for Debian {SUITE}. "
+            f"Set {MIRROR_ENV}=<URL of a Debian mirror> and run the build again."
+        )
+    return uris[0]
+
+
+def _run_logged(argv: list[str]) -> None:
+    """Run `argv`, echoing its output as progress; SandboxError on failure."""
+    _say("$ " + " ".join(argv))
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            _say("  " + line.rstrip())
+    if proc.returncode != 0:
+        raise SandboxError(f"{argv[0]} failed with exit status {proc.returncode} (its output is above)")
+
+
+def _debootstrap_image(client: Any, tag: str) -> Any:
+    if os.geteuid() != 0:
+        raise SandboxUnavailable("debootstrap needs root: run `sudo harness sandbox build --offline`")
+    if shutil.which("debootstrap") is None:
+        raise SandboxUnavailable("debootstrap is not installed: run `sandbox/ensure-docker.sh` or `sudo apt-get install -y debootstrap`")
+    mirror = debian_mirror()
+    with tempfile.TemporaryDirectory(prefix="harness-rootfs-") as tmp:
+        root = Path(tmp) / "root"
+        _say(f"debootstrap: Debian {SUITE} (minbase + python3) from {mirror}; this takes a few minutes")
+        _run_logged(["debootstrap", "--variant=minbase", "--include=python3", SUITE, str(root), mirror])
+        for pattern in TRIM:
+            for path in glob.glob(str(root / pattern)):
+                shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
+        _say(f"importing the root fs into the engine as {tag}")
+        repository, _, version = tag.rpartition(":")
+        with subprocess.Popen(["tar", "--numeric-owner", "-C", str(root), "-cf", "-", "."], stdout=subprocess.PIPE) as tar:
+            reply = client.api.import_image_from_stream(tar.stdout, repository=repository, tag=version, changes=IMPORT_CHANGES)
+        if tar.returncode != 0:
+            raise SandboxError(f"tar of the root fs failed with exit status {tar.returncode}")
+        _say(f"  engine: {reply.strip()}")
+    return client.images.get(tag)
+
+
+def _dockerfile_image(client: Any, tag: str) -> Any:
+    if not DOCKERFILE.is_file():
+        raise SandboxUnavailable(f"no Dockerfile at {DOCKERFILE}; build offline instead: `harness sandbox build --offline`")
+    _say(f"docker build -t {tag} from {DOCKERFILE}")
+    for chunk in client.api.build(fileobj=DOCKERFILE.open("rb"), tag=tag, rm=True, decode=True):
+        if "error" in chunk:
+            raise SandboxError(f"docker build failed: {chunk['error'].strip()} (no registry here? use `harness sandbox build --offline`)")
+        if chunk.get("stream", "").strip():
+            _say("  " + chunk["stream"].rstrip())
+    return client.images.get(tag)
+
+
+def build_image(config: Any, *, offline: bool) -> str:
+    """Build the sandbox image unless its tag exists (or --force); describe it in one line."""
+    import docker
+
+    client = connect()
+    tag = image_tag(config)
+    if not config.getoption("force", False):
+        try:
+            image = client.images.get(tag)
+        except docker.errors.ImageNotFound:
+            pass
+        else:
+            return f"docker: image {tag} ({image.id}) is already there; `harness sandbox build --force` builds it again"
+    image = _debootstrap_image(client, tag) if offline else _dockerfile_image(client, tag)
+    size = image.attrs.get("Size", 0) / 1e6
+    return f"docker: built image {tag} ({image.id}, {size:.0f} MB, {'debootstrap' if offline else 'Dockerfile'})"

@@ -1,0 +1,87 @@
+"""What the local and docker tiers share: a pool of supervisors, one job each at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from harness.errors import SandboxError
+from harness.sandbox import Sandbox
+from harness.types import ExecResult, Limits, to_dict
+from harness_sandbox.channel import Worker
+from harness_sandbox.pool import Pool
+from harness_sandbox.supervisor import job_message
+
+DEFAULT_POOL = os.cpu_count() or 2
+DEFAULT_RECYCLE = 500
+#: How long past a job's own timeout the host waits for the supervisor's answer before it
+#: declares the supervisor hung (the supervisor itself enforces the timeout within ~10 ms).
+ANSWER_GRACE = 30.0
+#: How long a new supervisor may take to say hello.
+START_TIMEOUT = 60.0
+
+
+class PooledSandbox(Sandbox):
+    """Subclasses implement `spawn` (start one supervisor and return its Worker)."""
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self.pool_size = int(config.getoption("sandbox_pool", DEFAULT_POOL))
+        self.recycle = int(config.getoption("sandbox_recycle", DEFAULT_RECYCLE))
+        if self.pool_size < 1 or self.recycle < 1:
+            raise SandboxError(f"--sandbox-pool ({self.pool_size}) and --sandbox-recycle ({self.recycle}) must be at least 1")
+        self._pool: Pool | None = None
+        self._starting: asyncio.Lock | None = None
+        self._job_ids = itertools.count(1)
+
+    async def spawn(self) -> Worker:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        self._starting = self._starting or asyncio.Lock()
+        async with self._starting:
+            if self._pool is None:
+                pool = Pool(self.pool_size, self.spawn, self.recycle)
+                await pool.start()
+                self._pool = pool
+
+    async def run(
+        self,
+        files: Mapping[str, str | bytes],
+        argv: Sequence[str],
+        *,
+        stdin: str | bytes | None = None,
+        timeout: float = 10.0,
+        limits: Limits | None = None,
+    ) -> ExecResult:
+        try:
+            job = job_message(next(self._job_ids), dict(files), list(argv), stdin, timeout, to_dict(limits or Limits()))
+        except ValueError as exc:
+            raise SandboxError(f"cannot run this job: {exc}") from None
+        if self._pool is None:
+            await self.start()
+        assert self._pool is not None
+        reply = await self._pool.run(job, timeout + ANSWER_GRACE)
+        if reply["type"] != "result":
+            raise SandboxError(f"the {self.name} sandbox could not run the job: {reply.get('message')}")
+        return ExecResult(
+            exit_code=reply["exit_code"],
+            stdout=reply["stdout"],
+            stderr=reply["stderr"],
+            timed_out=reply["timed_out"],
+            duration=reply["duration"],
+            tier=self.name,
+            oom=reply["oom"],
+            truncated=reply["truncated"],
+        )
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    def describe(self) -> dict[str, Any]:
+        return {"tier": self.name, "pool": self.pool_size, "recycle": self.recycle}
