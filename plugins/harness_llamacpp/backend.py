@@ -1,0 +1,89 @@
+"""`LlamaCppBackend`: the embedded default model, served by llama.cpp on a loopback port."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from harness.config import Config, ModelConfig
+from harness.errors import BackendError, UsageError
+from harness.llm import Backend
+from harness.servers import ManagedServer
+from harness.types import Completion, CompletionRequest
+from harness_llamacpp.model import DEFAULT_MODEL, require_server, resolve_model
+from harness_openai import OpenAIBackend
+
+N_CTX = 4096
+#: Seconds to wait for the server to load the model and answer /v1/models.
+STARTUP_TIMEOUT = 180.0
+
+
+def llama_server(model_path: Path, alias: str) -> ManagedServer:
+    """llama.cpp's OpenAI-compatible server for one GGUF, serving it under the name ``alias``
+    with the chat template stored in the GGUF."""
+    argv = [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(model_path),
+        "--model_alias", alias,
+        "--n_ctx", str(N_CTX),
+        "--host", "{host}",
+        "--port", "{port}",
+    ]  # fmt: skip
+    return ManagedServer("llamacpp", argv, startup_timeout=STARTUP_TIMEOUT)
+
+
+class LlamaCppBackend(Backend):
+    """``llamacpp:smollm2`` (default) or ``llamacpp:/path/model.gguf``.
+
+    `start` launches ``python -m llama_cpp.server`` (chat template from the GGUF) as a
+    ManagedServer logging under ``<run_dir>/logs``; requests then go through an OpenAIBackend.
+    llama-cpp-python's server ignores ``n`` and only parses tool calls for special chat formats,
+    so neither is claimed in ``features``."""
+
+    scheme = "llamacpp"
+    features = frozenset({"response_format", "seed", "stop"})
+
+    def __init__(self, spec: str, config: Config, model_path: Path, alias: str) -> None:
+        super().__init__(spec, config)
+        self.model_path = model_path
+        self.alias = alias
+        self.server = llama_server(model_path, alias)
+        self._client: OpenAIBackend | None = None
+
+    @classmethod
+    def from_spec(cls, spec: str, config: Config) -> LlamaCppBackend:
+        scheme, _, name = spec.partition(":")
+        if scheme != cls.scheme:
+            raise UsageError(f"backend {spec!r}: expected llamacpp:{DEFAULT_MODEL} or llamacpp:/path/model.gguf")
+        name = name or DEFAULT_MODEL
+        require_server()
+        path = resolve_model(name)
+        return cls(spec, config, path, DEFAULT_MODEL if name == DEFAULT_MODEL else path.stem)
+
+    async def start(self, run_dir: Path) -> None:
+        await self.server.start(run_dir)
+        model = ModelConfig(name=self.spec, model=self.alias, base_urls=[self.server.base_url])
+        self._client = OpenAIBackend.for_endpoint(self.spec, self.config, model, check=self.server.check)
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        if self._client is None:
+            raise BackendError(f"{self.spec}: complete() before start(): the llama.cpp server is not running")
+        self.server.check()  # a dead server fails at once; one that dies mid-request fails on the retry's check
+        return await self._client.complete(request)
+
+    async def close(self) -> None:
+        try:
+            if self._client is not None:
+                await self._client.close()
+        finally:
+            await self.server.stop()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec,
+            "scheme": self.scheme,
+            "model": self.alias,
+            "model_path": str(self.model_path),
+            "server": self.server.describe(),
+        }

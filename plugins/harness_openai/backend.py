@@ -1,0 +1,172 @@
+"""`OpenAIBackend`: any OpenAI-compatible chat endpoint, one or several replicas of it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from harness.config import Config, ModelConfig
+from harness.errors import BackendError, UsageError
+from harness.llm import Backend
+from harness.types import Completion, CompletionRequest
+from harness_openai import wire
+from harness_openai.replicas import Replica, ReplicaPool
+from harness_openai.retry import RetryPolicy
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+#: The key sent to servers that want none (the SDK insists on having one).
+NO_KEY = "no-key"
+
+
+class OpenAIBackend(Backend):
+    """``openai:MODEL`` (``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` from the environment) or a
+    name from the models table, whose ``base_url`` may list replicas.
+
+    Each request goes to the least busy replica; a timeout, a connection failure, 408/409/429 or
+    a 5xx is tried again: at once on another replica when one is up, otherwise after a jittered
+    exponential backoff; after ``retry.attempts`` tries it is a BackendError. At most
+    ``max_connections`` requests are in flight at once, all replicas together."""
+
+    scheme = "openai"
+    features = frozenset({"tools", "tool_choice", "response_format", "seed", "stop", "n"})
+
+    def __init__(
+        self,
+        spec: str,
+        config: Config,
+        model_config: ModelConfig,
+        *,
+        retry: RetryPolicy | None = None,
+        check: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(spec, config)
+        self.model_config = model_config
+        self.retry = retry or RetryPolicy()
+        self._check = check
+        key = _api_key(spec, model_config)
+        self._pool = ReplicaPool(
+            [Replica(url, wire.make_client(url, key, model_config.timeout)) for url in model_config.base_urls]
+        )
+        self._slots = asyncio.Semaphore(model_config.max_connections)
+
+    @classmethod
+    def from_spec(cls, spec: str, config: Config) -> OpenAIBackend:
+        scheme, sep, model = spec.partition(":")
+        if not sep:
+            model_config = config.models.get(spec)
+            if model_config is None:
+                known = ", ".join(sorted(config.models)) or "none"
+                raise UsageError(
+                    f"backend {spec!r}: no [models.{spec}] in harness.toml (models there: {known}). "
+                    f"Add that table, or write openai:MODEL to use OPENAI_BASE_URL and OPENAI_API_KEY."
+                )
+            return cls.for_endpoint(spec, config, model_config)
+        if scheme != cls.scheme or not model:
+            raise UsageError(f"backend {spec!r}: expected openai:MODEL, e.g. openai:gpt-4o-mini")
+        base_url = os.environ.get("OPENAI_BASE_URL", DEFAULT_BASE_URL).rstrip("/")
+        model_config = ModelConfig(name=spec, model=model, base_urls=[base_url], api_key_env="OPENAI_API_KEY")
+        return cls.for_endpoint(spec, config, model_config)
+
+    @classmethod
+    def for_endpoint(
+        cls,
+        spec: str,
+        config: Config,
+        model_config: ModelConfig,
+        *,
+        retry: RetryPolicy | None = None,
+        check: Callable[[], None] | None = None,
+    ) -> OpenAIBackend:
+        """A backend for endpoints described by ``model_config``, for other backends to talk
+        through (a local server they launched). ``check`` is called after every failed try and
+        may raise to stop retrying, e.g. when the server process behind the endpoint is gone."""
+        return cls(spec, config, model_config, retry=retry, check=check)
+
+    @property
+    def base_urls(self) -> list[str]:
+        return self._pool.base_urls
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        kwargs = wire.request_kwargs(request, self.model_config.model)
+        tried: list[tuple[str, str]] = []
+        async with self._slots:
+            for attempt in range(1, self.retry.attempts + 1):
+                replica = self._pool.pick()
+                started = time.monotonic()
+                try:
+                    with self._pool.lease(replica):
+                        response = await replica.client.chat.completions.create(**kwargs)
+                except Exception as exc:
+                    failure = wire.classify(exc)
+                    if failure is None:
+                        raise
+                    if not failure.transient:
+                        raise BackendError(self._refused(replica.base_url, failure)) from exc
+                    tried.append((replica.base_url, failure.reason))
+                    self._pool.failed(replica, self.retry.backoff(replica.failures + 1))
+                    if self._check is not None:
+                        self._check()
+                    if attempt < self.retry.attempts and not self._pool.others_up(replica):
+                        await asyncio.sleep(self.retry.delay(attempt, failure.retry_after))
+                    continue
+                self._pool.succeeded(replica)
+                return self._completion(response, request, replica.base_url, time.monotonic() - started)
+        raise BackendError(self._gave_up(tried))
+
+    def _completion(self, response: Any, request: CompletionRequest, endpoint: str, latency: float) -> Completion:
+        try:
+            completion = wire.to_completion(response, request)
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise BackendError(f"{self.spec}: {endpoint} sent a response that is not a chat completion ({exc})") from exc
+        usage, prices = completion.usage, self.model_config
+        completion.cost = (usage.input_tokens * prices.input_price + usage.output_tokens * prices.output_price) / 1e6
+        completion.latency = latency
+        completion.endpoint = endpoint
+        return completion
+
+    def _refused(self, endpoint: str, failure: wire.Failure) -> str:
+        """The message for an error that another try would not fix."""
+        model = self.model_config.model
+        if failure.status in (401, 403):
+            env = self.model_config.api_key_env
+            if env:
+                fix = f"check the API key in ${env}"
+            else:
+                fix = f"set api_key_env in [models.{self.model_config.name}] to the variable holding the key"
+        elif failure.status == 404:
+            fix = f"check that {endpoint}/models lists {model!r} and that base_url ends in /v1"
+        else:
+            fix = "the server rejected the request: check the model's limits (context length, max_tokens) and the request options"
+        return f"{self.spec}: {endpoint} refused the request for model {model!r} ({failure.reason}); {fix}."
+
+    def _gave_up(self, tried: list[tuple[str, str]]) -> str:
+        urls = ", ".join(self.base_urls)
+        endpoint, reason = tried[-1]
+        return (
+            f"{self.spec}: {len(tried)} tries of model {self.model_config.model!r} failed at {urls}; "
+            f"the last one ({endpoint}): {reason}. Check that the server is running and reachable there, and its logs; "
+            f"if requests time out, raise timeout (now {self.model_config.timeout:g}s) in [models.{self.model_config.name}]."
+        )
+
+    async def close(self) -> None:
+        for replica in self._pool.replicas:
+            await replica.client.close()
+
+    def describe(self) -> dict[str, Any]:
+        return {"spec": self.spec, "scheme": self.scheme, **self.model_config.describe(), "retry": self.retry.describe()}
+
+
+def _api_key(spec: str, model_config: ModelConfig) -> str:
+    """The key from the environment variable the model names; never stored anywhere else."""
+    env = model_config.api_key_env
+    if not env:
+        return NO_KEY
+    key = os.environ.get(env)
+    if not key:
+        raise UsageError(
+            f"backend {spec!r}: the environment variable {env} holding its API key is not set. Export {env}=<key> and run again."
+        )
+    return key
