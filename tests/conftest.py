@@ -12,6 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_PLUGINS = Path(__file__).resolve().parent / "plugins"
+#: The original MBPP files, beside the checkout (the product loads them with --task-opt path=).
+MBPP_DATA = ROOT.parent / "shared" / "data" / "mbpp"
 
 
 def harness_env(**extra: str) -> dict[str, str]:

