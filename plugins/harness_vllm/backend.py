@@ -1,0 +1,84 @@
+"""`VLLMBackend`: ``vllm:MODEL`` — a fleet of local vLLM servers launched for the run, reached
+through harness_openai's backend with every replica's base URL (routing, retries, failover)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness_openai import OpenAIBackend
+
+from harness.config import Config, ModelConfig
+from harness.errors import BackendError, UsageError
+from harness.llm import Backend
+from harness.types import Completion, CompletionRequest
+from harness_vllm.fleet import Fleet
+from harness_vllm.launcher import resolve_launcher
+from harness_vllm.model import resolve_model
+from harness_vllm.options import FleetOptions
+
+#: What any vLLM server does; tool calls need its tool-call parser (``--tool-call-parser NAME``).
+BASE_FEATURES = frozenset({"response_format", "seed", "stop", "n"})
+TOOL_FEATURES = frozenset({"tools", "tool_choice"})
+
+
+class VLLMBackend(Backend):
+    """``vllm:MODEL`` with the fleet options (``--vllm-servers``, ``--gpu-ids`` …, see options.py)."""
+
+    scheme = "vllm"
+
+    def __init__(self, spec: str, config: Config, fleet: Fleet) -> None:
+        super().__init__(spec, config)
+        self.fleet = fleet
+        self.features = BASE_FEATURES | (TOOL_FEATURES if "--tool-call-parser" in fleet.options.vllm_args else frozenset())
+        self.vllm_version: str | None = None
+        self._client: OpenAIBackend | None = None
+
+    @classmethod
+    def from_spec(cls, spec: str, config: Config) -> VLLMBackend:
+        scheme, _, name = spec.partition(":")
+        if scheme != cls.scheme:
+            raise UsageError(f"backend {spec!r}: expected vllm:MODEL (a checkpoint folder, a hub id or smollm2)")
+        model = resolve_model(name)
+        options = FleetOptions.from_config(config)
+        return cls(spec, config, Fleet(resolve_launcher(options.python), model, options))
+
+    async def start(self, run_dir: Path) -> None:
+        await self.fleet.start(run_dir)
+        self.vllm_version = await self.fleet.version()
+        endpoint = ModelConfig(name=self.spec, model=self.fleet.served_name, base_urls=self.fleet.base_urls)
+        self._client = OpenAIBackend.for_endpoint(self.spec, self.config, endpoint, check=self.fleet.check)
+
+    @property
+    def client(self) -> OpenAIBackend:
+        if self._client is None:
+            raise BackendError(f"{self.spec}: the vLLM fleet is not running (complete() before start())")
+        return self._client
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        self.fleet.check()  # a fleet that is all gone fails at once
+        return await self.client.complete(request)
+
+    async def close(self) -> None:
+        try:
+            if self._client is not None:
+                await self._client.close()
+        finally:
+            await self.fleet.stop()
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "spec": self.spec,
+            "scheme": self.scheme,
+            **self.fleet.model.describe(),
+            "served_model": self.fleet.served_name,
+            "vllm_version": self.vllm_version,
+            "launcher": self.fleet.launcher.describe(),
+            "features": sorted(self.features),
+            "base_urls": self.fleet.base_urls,
+            "servers": self.fleet.describe(),
+        }
+        if self._client is not None:
+            client = self._client.describe()
+            out["routing"] = {key: client[key] for key in ("max_connections", "timeout", "retry")}
+        return out

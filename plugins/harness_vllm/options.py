@@ -1,0 +1,87 @@
+"""The command-line options of a vLLM fleet, and the checked settings read back from them.
+
+The same options go on ``harness run`` (through `harness_addoption`) and on ``harness serve``
+(added to its own parser), so both take them with one definition.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from harness.config import Config
+from harness.errors import UsageError
+
+PYTHON_ENV = "HARNESS_VLLM_PYTHON"
+DEFAULT_START_PORT = 8000
+DEFAULT_SERVER_TIMEOUT = 900.0
+
+
+def add_fleet_options(add: Callable[..., Any]) -> None:
+    """Declare the options with ``add(*names, **argparse_kwargs)`` (addoption or add_argument)."""
+    add("--vllm-servers", type=int, metavar="N", help="vLLM servers (replicas) to launch for vllm:MODEL (default 1, or one per GPU group of --gpu-ids)")
+    add("--gpu-ids", nargs="+", metavar="ID", help="GPUs to use, split into one group of --tensor-parallel-size per server (CUDA_VISIBLE_DEVICES)")
+    add("--tensor-parallel-size", type=int, metavar="N", help="GPUs per vLLM server (default 1)")
+    add("--start-port", type=int, metavar="PORT", help=f"first loopback port to try for the vLLM servers; ports in use are skipped (default {DEFAULT_START_PORT})")
+    add("--stagger-delay", type=float, metavar="S", help="seconds between launching one vLLM server and the next (default 0)")
+    add("--server-timeout", type=float, metavar="S", help=f"seconds each vLLM server may take to become ready (default {DEFAULT_SERVER_TIMEOUT:g})")
+    add("--vllm-arg", action="append", metavar="ARGS", help="arguments for `vllm serve`, split like a shell line (repeatable), e.g. --vllm-arg='--max-model-len 4096'")
+    add("--vllm-python", metavar="PYTHON", help=f"python of the environment where vLLM is installed (default ${PYTHON_ENV}, else `vllm` on PATH)")
+
+
+@dataclass(frozen=True)
+class FleetOptions:
+    servers: int = 1
+    gpu_groups: tuple[str | None, ...] = (None,)  # CUDA_VISIBLE_DEVICES per server; None: not set
+    tensor_parallel_size: int = 1
+    start_port: int = DEFAULT_START_PORT
+    stagger_delay: float = 0.0
+    server_timeout: float = DEFAULT_SERVER_TIMEOUT
+    vllm_args: tuple[str, ...] = ()
+    python: str | None = None
+
+    @classmethod
+    def from_config(cls, config: Config) -> FleetOptions:
+        tp = config.getoption("tensor_parallel_size", 1)
+        gpu_ids = config.getoption("gpu_ids")
+        servers = config.getoption("vllm_servers")
+        if servers is None:
+            servers = len(gpu_ids) // tp if gpu_ids and tp >= 1 else 1
+        start_port = config.getoption("start_port", DEFAULT_START_PORT)
+        stagger = config.getoption("stagger_delay", 0.0)
+        timeout = config.getoption("server_timeout", DEFAULT_SERVER_TIMEOUT)
+        for flag, value, low in (("--vllm-servers", servers, 1), ("--tensor-parallel-size", tp, 1), ("--start-port", start_port, 1), ("--stagger-delay", stagger, 0), ("--server-timeout", timeout, 1)):
+            if value < low:
+                raise UsageError(f"{flag} {value}: give a number >= {low}")
+        if start_port > 65535:
+            raise UsageError(f"--start-port {start_port}: a TCP port is at most 65535")
+        args = tuple(a for chunk in config.getoption("vllm_arg", []) for a in shlex.split(chunk))
+        return cls(
+            servers=servers,
+            gpu_groups=gpu_groups(gpu_ids, servers, tp),
+            tensor_parallel_size=tp,
+            start_port=start_port,
+            stagger_delay=stagger,
+            server_timeout=timeout,
+            vllm_args=args,
+            python=config.getoption("vllm_python") or os.environ.get(PYTHON_ENV) or None,
+        )
+
+
+def gpu_groups(gpu_ids: list[str] | None, servers: int, tp: int) -> tuple[str | None, ...]:
+    """CUDA_VISIBLE_DEVICES for each server: consecutive groups of ``tp`` ids; without --gpu-ids
+    the variable is left as it is (every server sees what the harness sees)."""
+    if not gpu_ids:
+        return (None,) * servers
+    ids = [i for chunk in gpu_ids for i in chunk.split(",") if i]
+    if len(ids) != servers * tp:
+        raise UsageError(
+            f"--gpu-ids lists {len(ids)} GPU(s) ({' '.join(ids)}), but {servers} server(s) of "
+            f"--tensor-parallel-size {tp} need exactly {servers * tp}. List that many, or change --vllm-servers."
+        )
+    if len(set(ids)) != len(ids):
+        raise UsageError(f"--gpu-ids {' '.join(ids)}: a GPU is listed twice; give each server its own GPUs")
+    return tuple(",".join(ids[k * tp : (k + 1) * tp]) for k in range(servers))
