@@ -155,3 +155,13 @@ def test_endpoint_down_is_clear_marked_and_exits_1(workdir):
     assert summary["counts"]["infra_error"] == 2
     recs = records(workdir / "results" / summary["run_id"])
     assert all(r["status"] == "infra_error" and f"127.0.0.1:{port}" in r["error"] for r in recs)
+
+
+def test_an_unusable_sandbox_stops_the_run_before_any_model_call(workdir):
+    no_engine = harness("run", "--task", "humaneval", "--limit", "1", cwd=workdir, env=harness_env(DOCKER_HOST="unix:///nonexistent.sock"))
+    assert no_engine.returncode == 2
+    assert "no Docker engine answers" in no_engine.stderr and "--sandbox local" in no_engine.stderr
+    no_image = harness("run", "--task", "humaneval", "--limit", "1", "--sandbox-image", "mas-harness-sandbox:missing", cwd=workdir)
+    assert no_image.returncode == 2
+    assert "harness sandbox build --offline" in no_image.stderr
+    assert not (workdir / "results").exists(), "nothing may start (no run folder, no model server) before the sandbox is usable"
