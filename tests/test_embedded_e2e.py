@@ -53,7 +53,7 @@ def test_ctrl_c_keeps_records_stops_the_server_and_resume_finishes(workdir):
     assert "--resume interrupted" in stderr
     run_dir = workdir / "results" / "interrupted"
     spec = json.loads((run_dir / "run.json").read_text())
-    assert spec["status"] == "interrupted"
+    assert spec["status"] == "interrupted", (spec["status"], stderr)
     port_flag = f"--port {spec['resolved']['backends']['default']['server']['port']}"
     assert _no_process_with(port_flag), "server left running"
     done = len(records(run_dir))

@@ -142,26 +142,42 @@ def test_malformed_harness_toml_names_file_and_line(workdir):
     assert "harness.toml: malformed TOML" in proc.stderr and "line 3" in proc.stderr
 
 
-def test_endpoint_down_is_clear_marked_and_exits_1(workdir):
+def test_endpoint_down_stops_the_run_at_once_marked_and_exits_1(workdir):
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    (workdir / "harness.toml").write_text(f'[models.down]\nbase_url = "http://127.0.0.1:{port}/v1"\nmodel = "m"\ntimeout = 2\n')
-    proc = harness("run", "--task", "humaneval", "--backend", "down", "--sandbox", "local", "--limit", "2", "--json", cwd=workdir, timeout=300)
+    (workdir / "harness.toml").write_text(f'[models.down]\nbase_url = "http://127.0.0.1:{port}/v1"\nmodel = "m"\n')
+    proc = harness("run", "--task", "humaneval", "--backend", "down", "--sandbox", "local", "--limit", "50", "--run-id", "down", cwd=workdir, timeout=120)
     assert proc.returncode == 1, proc.stderr
-    summary = last_json(proc.stdout)
-    assert summary["counts"]["infra_error"] == 2
-    recs = records(workdir / "results" / summary["run_id"])
-    assert all(r["status"] == "infra_error" and f"127.0.0.1:{port}" in r["error"] for r in recs)
+    assert f"no endpoint of model 'm' answers (http://127.0.0.1:{port}/v1: cannot connect" in proc.stderr
+    assert "Start the server or fix base_url" in proc.stderr
+    spec = json.loads((workdir / "results" / "down" / "run.json").read_text())
+    assert spec["status"] == "crashed" and "no endpoint" in spec["stop_reason"]
 
 
-def test_an_unusable_sandbox_stops_the_run_before_any_model_call(workdir):
-    no_engine = harness("run", "--task", "humaneval", "--limit", "1", cwd=workdir, env=harness_env(DOCKER_HOST="unix:///nonexistent.sock"))
-    assert no_engine.returncode == 2
-    assert "no Docker engine answers" in no_engine.stderr and "--sandbox local" in no_engine.stderr
-    no_image = harness("run", "--task", "humaneval", "--limit", "1", "--sandbox-image", "mas-harness-sandbox:missing", cwd=workdir)
-    assert no_image.returncode == 2
-    assert "harness sandbox build --offline" in no_image.stderr
-    assert not (workdir / "results").exists(), "nothing may start (no run folder, no model server) before the sandbox is usable"
+def test_endpoint_dying_mid_run_gives_infra_errors_after_retries(workdir, tmp_path):
+    """Requests that keep failing after the run started are retried, then recorded as infra_error."""
+    import asyncio
+
+    from harness_llamacpp.backend import llama_server
+    from harness_llamacpp.model import smollm2_gguf
+
+    server = llama_server(smollm2_gguf(), "smollm2")
+    asyncio.run(server.start(tmp_path))
+    (workdir / "harness.toml").write_text(f'[models.flaky]\nbase_url = "{server.base_url}"\nmodel = "smollm2"\nattempts = 3\nbackoff = 0.2\n')
+    args = [sys.executable, "-m", "harness", "run", "--task", "humaneval", "--backend", "flaky", "--sandbox", "local", "--limit", "6",
+            "--max-concurrency", "1", "--system-opt", "max_tokens=16", "--run-id", "flaky", "--json"]
+    proc = subprocess.Popen(args, cwd=workdir, env=harness_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    samples_file = workdir / "results" / "flaky" / "samples.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (samples_file.exists() and samples_file.read_text().count("\n") >= 1):
+        time.sleep(0.05)
+    asyncio.run(server.stop())
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, err
+    summary = last_json(out)
+    assert summary["counts"]["infra_error"] >= 1 and summary["attempts"] == 6
+    failed = [r for r in records(workdir / "results" / "flaky") if r["status"] == "infra_error"]
+    assert all("3 tries" in r["error"] and server.base_url in r["error"] for r in failed)

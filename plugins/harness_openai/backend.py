@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from harness.config import Config, ModelConfig
 from harness.errors import BackendError, UsageError
 from harness.llm import Backend
-from harness.types import Completion, CompletionRequest
+from harness.types import Completion, CompletionRequest, Message, Usage
 from harness_openai import wire
 from harness_openai.replicas import Replica, ReplicaPool
 from harness_openai.retry import RetryPolicy
@@ -19,16 +20,22 @@ from harness_openai.retry import RetryPolicy
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 #: The key sent to servers that want none (the SDK insists on having one).
 NO_KEY = "no-key"
+#: Seconds a replica has to answer the start-up reachability probe.
+PROBE_TIMEOUT = 10.0
+#: Counts (input, output) tokens with the model's own tokenizer, for servers that report no
+#: usage; None when it cannot (the rough estimate then stands).
+TokenCounter = Callable[[CompletionRequest, list[Message]], Awaitable[Usage | None]]
 
 
 class OpenAIBackend(Backend):
     """``openai:MODEL`` (``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` from the environment) or a
     name from the models table, whose ``base_url`` may list replicas.
 
-    Each request goes to the least busy replica; a timeout, a connection failure, 408/409/429 or
-    a 5xx is tried again: at once on another replica when one is up, otherwise after a jittered
-    exponential backoff; after ``retry.attempts`` tries it is a BackendError. At most
-    ``max_connections`` requests are in flight at once, all replicas together."""
+    Each request goes to the least busy replica (see replicas.py: per-replica ``max_connections``,
+    replicas marked down on failure and re-probed after a cool-down); a timeout, a connection
+    failure, 408/409/429 or a 5xx is tried again: at once on another replica when one is usable,
+    otherwise after a jittered exponential backoff; after ``retry.attempts`` tries it is a
+    BackendError. ``timeout`` bounds each try."""
 
     scheme = "openai"
     features = frozenset({"tools", "tool_choice", "response_format", "seed", "stop", "n"})
@@ -41,16 +48,20 @@ class OpenAIBackend(Backend):
         *,
         retry: RetryPolicy | None = None,
         check: Callable[[], None] | None = None,
+        count_tokens: TokenCounter | None = None,
     ) -> None:
         super().__init__(spec, config)
         self.model_config = model_config
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or RetryPolicy(attempts=model_config.attempts, base_delay=model_config.backoff)
         self._check = check
+        self._count_tokens = count_tokens
         key = _api_key(spec, model_config)
         self._pool = ReplicaPool(
-            [Replica(url, wire.make_client(url, key, model_config.timeout)) for url in model_config.base_urls]
+            [
+                Replica(url, wire.make_client(url, key, model_config.timeout), capacity=model_config.max_connections)
+                for url in model_config.base_urls
+            ]
         )
-        self._slots = asyncio.Semaphore(model_config.max_connections)
 
     @classmethod
     def from_spec(cls, spec: str, config: Config) -> OpenAIBackend:
@@ -79,11 +90,14 @@ class OpenAIBackend(Backend):
         *,
         retry: RetryPolicy | None = None,
         check: Callable[[], None] | None = None,
+        count_tokens: TokenCounter | None = None,
     ) -> OpenAIBackend:
         """A backend for endpoints described by ``model_config``, for other backends to talk
         through (a local server they launched). ``check`` is called after every failed try and
-        may raise to stop retrying, e.g. when the server process behind the endpoint is gone."""
-        return cls(spec, config, model_config, retry=retry, check=check)
+        may raise to stop retrying, e.g. when the server process behind the endpoint is gone.
+        ``count_tokens`` replaces the rough estimate (four characters a token) when a response
+        carries no usage; either way the usage is flagged as estimated."""
+        return cls(spec, config, model_config, retry=retry, check=check, count_tokens=count_tokens)
 
     @property
     def base_urls(self) -> list[str]:
@@ -92,13 +106,11 @@ class OpenAIBackend(Backend):
     async def complete(self, request: CompletionRequest) -> Completion:
         kwargs = wire.request_kwargs(request, self.model_config.model)
         tried: list[tuple[str, str]] = []
-        async with self._slots:
-            for attempt in range(1, self.retry.attempts + 1):
-                replica = self._pool.pick()
+        for attempt in range(1, self.retry.attempts + 1):
+            async with self._pool.lease() as replica:
                 started = time.monotonic()
                 try:
-                    with self._pool.lease(replica):
-                        response = await replica.client.chat.completions.create(**kwargs)
+                    response = await replica.client.chat.completions.create(**kwargs)
                 except Exception as exc:
                     failure = wire.classify(exc)
                     if failure is None:
@@ -106,14 +118,21 @@ class OpenAIBackend(Backend):
                     if not failure.transient:
                         raise BackendError(self._refused(replica.base_url, failure)) from exc
                     tried.append((replica.base_url, failure.reason))
-                    self._pool.failed(replica, self.retry.backoff(replica.failures + 1))
-                    if self._check is not None:
-                        self._check()
-                    if attempt < self.retry.attempts and not self._pool.others_up(replica):
-                        await asyncio.sleep(self.retry.delay(attempt, failure.retry_after))
-                    continue
-                self._pool.succeeded(replica)
-                return self._completion(response, request, replica.base_url, time.monotonic() - started)
+                    # A replica failing while others serve cools down longer each time; when none is
+                    # left, this request's own backoff bounds the wait, so giving up stays prompt.
+                    failures = replica.failures + 1 if self._pool.others_usable(replica) else attempt
+                    self._pool.failed(replica, self.retry.backoff(failures))
+                else:
+                    self._pool.succeeded(replica)
+                    completion = self._completion(response, request, replica.base_url, time.monotonic() - started)
+                    if completion.usage.estimated and self._count_tokens is not None:
+                        completion.usage = await self._count_tokens(request, completion.choices) or completion.usage
+                        completion.cost = self._cost(completion.usage)
+                    return completion
+            if self._check is not None:
+                self._check()
+            if attempt < self.retry.attempts and not self._pool.others_usable(replica):
+                await asyncio.sleep(self.retry.delay(attempt, failure.retry_after))
         raise BackendError(self._gave_up(tried))
 
     def _completion(self, response: Any, request: CompletionRequest, endpoint: str, latency: float) -> Completion:
@@ -121,11 +140,15 @@ class OpenAIBackend(Backend):
             completion = wire.to_completion(response, request)
         except (ValueError, AttributeError, TypeError) as exc:
             raise BackendError(f"{self.spec}: {endpoint} sent a response that is not a chat completion ({exc})") from exc
-        usage, prices = completion.usage, self.model_config
-        completion.cost = (usage.input_tokens * prices.input_price + usage.output_tokens * prices.output_price) / 1e6
+        completion.cost = self._cost(completion.usage)
         completion.latency = latency
         completion.endpoint = endpoint
         return completion
+
+    def _cost(self, usage: Usage) -> float:
+        """USD, from the models table's prices per million tokens."""
+        prices = self.model_config
+        return (usage.input_tokens * prices.input_price + usage.output_tokens * prices.output_price) / 1e6
 
     def _refused(self, endpoint: str, failure: wire.Failure) -> str:
         """The message for an error that another try would not fix."""
@@ -150,6 +173,29 @@ class OpenAIBackend(Backend):
             f"the last one ({endpoint}): {reason}. Check that the server is running and reachable there, and its logs; "
             f"if requests time out, raise timeout (now {self.model_config.timeout:g}s) in [models.{self.model_config.name}]."
         )
+
+    async def start(self, run_dir: Path) -> None:
+        """Fail before the first sample when no replica can even be connected to: a run of
+        thousands of requests against an endpoint that is down should stop at once, not retry
+        each request. Any HTTP answer (even 401 or 404) counts as reachable."""
+        failures = await asyncio.gather(*(self._unreachable(replica) for replica in self._pool.replicas))
+        if all(failures):
+            listing = "; ".join(f"{r.base_url}: {reason}" for r, reason in zip(self._pool.replicas, failures))
+            raise BackendError(
+                f"{self.spec}: no endpoint of model {self.model_config.model!r} answers ({listing}). "
+                f"Start the server or fix base_url (OPENAI_BASE_URL for openai:MODEL, else [models.{self.model_config.name}])."
+            )
+
+    async def _unreachable(self, replica: Replica) -> str | None:
+        """None when the replica answers HTTP at all, else why not."""
+        try:
+            await replica.client.models.list(timeout=min(self.model_config.timeout, PROBE_TIMEOUT))
+        except Exception as exc:
+            failure = wire.classify(exc)
+            if failure is None:
+                raise
+            return None if failure.status is not None else failure.reason
+        return None
 
     async def close(self) -> None:
         for replica in self._pool.replicas:

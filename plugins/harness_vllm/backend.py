@@ -16,6 +16,7 @@ from harness_vllm.fleet import Fleet
 from harness_vllm.launcher import resolve_launcher
 from harness_vllm.model import resolve_model
 from harness_vllm.options import FleetOptions
+from harness_vllm.tokens import ServerTokenCounter
 
 #: What any vLLM server does; tool calls need its tool-call parser (``--tool-call-parser NAME``).
 BASE_FEATURES = frozenset({"response_format", "seed", "stop", "n"})
@@ -47,7 +48,8 @@ class VLLMBackend(Backend):
         await self.fleet.start(run_dir)
         self.vllm_version = await self.fleet.version()
         endpoint = ModelConfig(name=self.spec, model=self.fleet.served_name, base_urls=self.fleet.base_urls)
-        self._client = OpenAIBackend.for_endpoint(self.spec, self.config, endpoint, check=self.fleet.check)
+        counter = ServerTokenCounter(self.fleet.live_url, self.fleet.served_name)
+        self._client = OpenAIBackend.for_endpoint(self.spec, self.config, endpoint, check=self.fleet.check, count_tokens=counter)
 
     @property
     def client(self) -> OpenAIBackend:

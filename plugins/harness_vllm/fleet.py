@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -95,7 +94,14 @@ class Fleet:
 
     async def version(self) -> str | None:
         """vLLM's version as the first server reports it (GET /version)."""
-        return await asyncio.to_thread(_get_version, f"{self.servers[0].url}/version")
+        try:
+            return str((await request_json(f"{self.servers[0].url}/version"))["version"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def live_url(self) -> str | None:
+        """The root URL of a server that still runs (any: they share one tokenizer)."""
+        return next((server.url for server in self.servers if server.running), None)
 
     def describe(self) -> list[dict[str, Any]]:
         """Per server: the exact command line, port, logs, pid and GPUs."""
@@ -109,9 +115,13 @@ class Fleet:
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def _get_version(url: str) -> str | None:
-    try:
-        with _opener.open(url, timeout=10.0) as response:
-            return str(json.loads(response.read())["version"])
-    except (OSError, urllib.error.URLError, ValueError, KeyError, TypeError):
-        return None
+async def request_json(url: str, body: dict[str, Any] | None = None) -> Any:
+    """GET (or POST ``body`` as JSON) and decode the answer; raises OSError or ValueError."""
+
+    def call() -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
+        with _opener.open(request, timeout=10.0) as response:
+            return json.loads(response.read())
+
+    return await asyncio.to_thread(call)
