@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -9,6 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from harness.config import Config
+from harness.errors import SandboxUnavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_PLUGINS = Path(__file__).resolve().parent / "plugins"
@@ -47,3 +51,17 @@ def records(run_dir: Path) -> list[dict]:
 def workdir(tmp_path: Path) -> Path:
     """An empty working directory (no harness.toml) whose results/ the runs write to."""
     return tmp_path
+
+
+#: Options of the docker tier for tests that build a sandbox directly (no CLI).
+DOCKER_CONFIG = Config(argparse.Namespace(sandbox_pool=2, sandbox_recycle=500), plugins=None)
+
+
+def require_docker(what: str) -> None:
+    """Fail (never skip) with what is missing when the docker tier cannot run here."""
+    from harness_sandbox import DockerSandbox
+
+    try:
+        DockerSandbox.preflight(DOCKER_CONFIG)
+    except SandboxUnavailable as exc:
+        pytest.fail(f"{what} need the docker sandbox: {exc}", pytrace=False)

@@ -7,7 +7,6 @@ cache (XDG_CACHE_HOME) is shared by the module, as it would be across a user's r
 
 from __future__ import annotations
 
-import argparse
 import ast
 import importlib.util
 import json
@@ -19,27 +18,22 @@ from typing import ClassVar
 
 import pytest
 import pytest_asyncio
-from conftest import MBPP_DATA, harness, harness_env, last_json, records
+from conftest import DOCKER_CONFIG, MBPP_DATA, harness, harness_env, last_json, records, require_docker
 from harness_humaneval import HumanEval
 from harness_sandbox import DockerSandbox
 
 from harness.codeexec import run_tests
-from harness.config import Config
-from harness.errors import SandboxUnavailable
 from harness.reftimes import ReferenceTimes
 
 pytestmark = [pytest.mark.docker]
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
-CONFIG = Config(argparse.Namespace(sandbox_pool=2, sandbox_recycle=500), plugins=None)
+CONFIG = DOCKER_CONFIG
 
 
 @pytest.fixture(scope="module", autouse=True)
 def engine_and_image():
-    try:
-        DockerSandbox.preflight(CONFIG)
-    except SandboxUnavailable as exc:
-        pytest.fail(f"the code scoring tests need the docker sandbox: {exc}", pytrace=False)
+    require_docker("the code scoring tests")
 
 
 @pytest.fixture(scope="module")

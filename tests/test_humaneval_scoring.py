@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 
 import pytest
-
-from harness.config import Config
-from harness.context import Budget, SampleContext
-from harness.errors import SandboxUnavailable
-from harness.plugins import load_plugins
-from harness.types import Answer
+from conftest import DOCKER_CONFIG, require_docker
 from harness_humaneval import HumanEval
+from harness_sandbox import DockerSandbox
+
+from harness.context import Budget, SampleContext
+from harness.types import Answer
 
 
 @pytest.fixture(scope="module")
 def docker_sandbox():
-    plugins = load_plugins()
-    config = Config(argparse.Namespace(sandbox_pool=2), plugins)
-    cls = plugins.get("sandboxes", "docker")
-    try:
-        cls.preflight(config)
-    except SandboxUnavailable as exc:
-        pytest.fail(f"the docker sandbox is not usable here: {exc}")
-    return cls(config)
+    require_docker("the HumanEval scorer tests")
+    return DockerSandbox(DOCKER_CONFIG)
 
 
 def score_all(sandbox, task, answers):

@@ -7,14 +7,13 @@ a check that the next job on the same pool still works.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 
 import pytest
 import pytest_asyncio
 
-from harness.config import Config
+from conftest import DOCKER_CONFIG, require_docker
 from harness.errors import SandboxUnavailable
 from harness.types import Limits
 from harness_sandbox import DockerSandbox
@@ -22,18 +21,12 @@ from harness_sandbox.engine import LABEL, connect
 
 pytestmark = [pytest.mark.docker, pytest.mark.asyncio(loop_scope="module")]
 
-CONFIG = Config(argparse.Namespace(sandbox_pool=2, sandbox_recycle=500), plugins=None)
+CONFIG = DOCKER_CONFIG
 
 
 @pytest.fixture(scope="module", autouse=True)
 def engine_and_image():
-    try:
-        DockerSandbox.preflight(CONFIG)
-    except SandboxUnavailable as exc:
-        missing = str(exc)
-    else:
-        return
-    pytest.fail(f"the docker sandbox tests need an engine and the image: {missing}", pytrace=False)
+    require_docker("the docker sandbox tests")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -235,7 +228,7 @@ async def test_pool_recovers_when_a_container_is_killed(box):
 
 
 async def test_check_reports_isolation_holds():
-    rows = await asyncio.to_thread(DockerSandbox.check, Config(argparse.Namespace(), plugins=None))
+    rows = await asyncio.to_thread(DockerSandbox.check, DOCKER_CONFIG)
     failed = [row for row in rows if not row.ok]
     assert len(rows) >= 10 and not failed, failed
 

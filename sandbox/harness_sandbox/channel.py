@@ -52,6 +52,25 @@ class Worker:
         self._destroy = destroy
         self._closed = False
 
+    @classmethod
+    async def connect(
+        cls,
+        name: str,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        destroy: Callable[[], Awaitable[None]],
+        stderr: TailBuffer,
+        timeout: float,
+    ) -> Worker:
+        """A worker whose supervisor has greeted us; destroyed again if it does not."""
+        worker = cls(name, reader, writer, destroy, stderr)
+        try:
+            await worker.handshake(timeout)
+        except (WorkerDied, asyncio.CancelledError):
+            await worker.close()
+            raise
+        return worker
+
     async def handshake(self, timeout: float) -> dict:
         hello = await self._read(timeout)
         if hello.get("type") != "hello" or hello.get("protocol") != PROTOCOL:

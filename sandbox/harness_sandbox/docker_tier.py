@@ -24,7 +24,7 @@ from harness.errors import HarnessError, SandboxError
 from harness.sandbox import CheckRow
 from harness.types import Limits
 from harness_sandbox import supervisor
-from harness_sandbox.channel import READ_LIMIT, TailBuffer, Worker, WorkerDied
+from harness_sandbox.channel import READ_LIMIT, TailBuffer, Worker
 from harness_sandbox.engine import DEFAULT_IMAGE, LABEL, connect, find_image, image_tag
 from harness_sandbox.pooled import START_TIMEOUT, PooledSandbox
 
@@ -186,13 +186,7 @@ class DockerSandbox(PooledSandbox):
             demux.cancel()
             await asyncio.to_thread(self._remove, container_id)
 
-        worker = Worker(f"sandbox container {container_id[:12]}", stdout, writer, destroy, stderr)
-        try:
-            await worker.handshake(START_TIMEOUT)
-        except (WorkerDied, asyncio.CancelledError):
-            await worker.close()
-            raise
-        return worker
+        return await Worker.connect(f"sandbox container {container_id[:12]}", stdout, writer, destroy, stderr, START_TIMEOUT)
 
     async def close(self) -> None:
         await super().close()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness_sandbox import supervisor
-from harness_sandbox.channel import READ_LIMIT, TailBuffer, Worker, WorkerDied
+from harness_sandbox.channel import READ_LIMIT, TailBuffer, Worker
 from harness_sandbox.pooled import START_TIMEOUT, PooledSandbox
 
 SUPERVISOR_PATH = Path(supervisor.__file__)
@@ -54,13 +54,7 @@ class LocalSandbox(PooledSandbox):
             copier.cancel()
             shutil.rmtree(root, ignore_errors=True)
 
-        worker = Worker(f"local supervisor (pid {proc.pid})", proc.stdout, proc.stdin, destroy, stderr)
-        try:
-            await worker.handshake(START_TIMEOUT)
-        except (WorkerDied, asyncio.CancelledError):
-            await worker.close()
-            raise
-        return worker
+        return await Worker.connect(f"local supervisor (pid {proc.pid})", proc.stdout, proc.stdin, destroy, stderr, START_TIMEOUT)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "isolation": "none: host process with rlimits", "python": sys.executable}
