@@ -7,7 +7,8 @@ process that exits (or never answers) during start-up raises `ServerError` with 
 log. ``stop()`` ends the whole process group: SIGTERM, then SIGKILL after a grace period.
 
 Every started server is also stopped when the interpreter exits, or on SIGTERM / SIGHUP to the
-harness, so that no server outlives the harness that launched it.
+harness, and the kernel sends it SIGTERM if the harness is killed outright (SIGKILL): no server
+outlives the harness that launched it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -198,6 +200,7 @@ class ManagedServer:
                     stderr=err,
                     env={**os.environ, **self.env},
                     start_new_session=True,  # its own process group: stop() reaches its children too
+                    preexec_fn=_end_with_parent,
                 )
             except OSError as exc:
                 _reserved_ports.discard(self.port)
@@ -322,6 +325,16 @@ def _on_signal(signum: int, frame: Any) -> None:
         return
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
+
+
+def _end_with_parent() -> None:
+    """In the child before exec: SIGTERM when the harness dies, even by SIGKILL (Linux), so that
+    not even a killed harness leaves its servers running. Only a system call: safe after fork."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def _install_exit_hooks() -> None:

@@ -14,7 +14,7 @@ from conftest import harness, harness_env, last_json, records
 
 
 def _no_process_with(needle: str) -> bool:
-    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    out = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
     return needle not in out
 
 
@@ -89,3 +89,21 @@ def test_openai_backend_against_a_served_model_never_records_the_key(workdir, tm
     for path in run_dir.rglob("*"):
         if path.is_file():
             assert secret not in path.read_text(errors="replace"), f"the API key leaked into {path}"
+
+
+def test_kill_9_of_the_harness_takes_its_server_down(workdir):
+    args = [sys.executable, "-m", "harness", "run", "--task", "humaneval", "--limit", "20", "--max-concurrency", "1",
+            "--system-opt", "max_tokens=48", "--run-id", "killed", "--sandbox", "local"]
+    proc = subprocess.Popen(args, cwd=workdir, env=harness_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run_json = workdir / "results" / "killed" / "run.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (run_json.exists() and "resolved" in run_json.read_text()):
+        time.sleep(0.1)
+    port_flag = f"--port {json.loads(run_json.read_text())['resolved']['backends']['default']['server']['port']}"
+    assert not _no_process_with(port_flag), "the server should be up while the run goes on"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not _no_process_with(port_flag):
+        time.sleep(0.2)
+    assert _no_process_with(port_flag), "the llama.cpp server outlived a SIGKILLed harness"
