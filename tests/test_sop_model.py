@@ -16,7 +16,7 @@ from conftest import MBPP_DATA, harness, last_json, records
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 ROLES = {"product_manager", "architect", "project_manager", "engineer", "qa_engineer"}
-SMALL = ("--sandbox", "local", "--system-opt", "max_tokens=128", "--system-opt", "max_fix_rounds=1")
+SMALL = ("--system-opt", "max_tokens=128", "--system-opt", "max_fix_rounds=1")
 
 def check_records(run_dir, expected: int) -> None:
     done = records(run_dir)
@@ -37,14 +37,17 @@ def check_records(run_dir, expected: int) -> None:
 
 
 def test_humaneval_through_all_five_roles(workdir) -> None:
+    """Through the default (docker) sandbox: QA's tests and the scoring run in containers."""
     proc = harness("run", "--system", "sop", "--task", "humaneval", "--limit", "2", "--max-concurrency", "2", *SMALL, "--json", cwd=workdir, timeout=900)
     assert proc.returncode == 0, proc.stderr
-    check_records(workdir / "results" / last_json(proc.stdout)["run_id"], 2)
+    run_dir = workdir / "results" / last_json(proc.stdout)["run_id"]
+    check_records(run_dir, 2)
+    assert json.loads((run_dir / "run.json").read_text())["resolved"]["sandbox"]["tier"] == "docker"
 
 
 def test_mbpp_through_all_five_roles(workdir) -> None:
     proc = harness("run", "--system", "sop", "mbpp::11", "mbpp::17", "--task-opt", "config=full", "--task-opt", f"path={MBPP_DATA / 'mbpp.jsonl'}",
-                   "--max-concurrency", "2", *SMALL, "--json", cwd=workdir, timeout=900)
+                   "--max-concurrency", "2", "--sandbox", "local", *SMALL, "--json", cwd=workdir, timeout=900)
     assert proc.returncode == 0, proc.stderr
     run_dir = workdir / "results" / last_json(proc.stdout)["run_id"]
     check_records(run_dir, 2)
@@ -59,7 +62,7 @@ def test_mbpp_through_all_five_roles(workdir) -> None:
 def test_company_mode_with_the_embedded_model(workdir) -> None:
     out = workdir / "game"
     proc = harness("sop", "Make a cli number guessing game: the program picks a number from 1 to 100 and says higher or lower after each guess.",
-                   "--out", str(out), *SMALL, cwd=workdir, timeout=900)
+                   "--out", str(out), "--sandbox", "local", *SMALL, cwd=workdir, timeout=900)
     assert proc.returncode in (0, 1), proc.stderr  # 1: the project's tests failed, which a 135M model may well do
     assert "error:" not in proc.stderr, proc.stderr
     for doc in ("prd", "design", "tasks", "team"):
