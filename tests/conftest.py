@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from harness.config import Config
 from harness.errors import SandboxUnavailable
@@ -65,3 +66,15 @@ def require_docker(what: str) -> None:
         DockerSandbox.preflight(DOCKER_CONFIG)
     except SandboxUnavailable as exc:
         pytest.fail(f"{what} need the docker sandbox: {exc}", pytrace=False)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def box():
+    """A started docker sandbox (a pool of two containers), one per test module."""
+    from harness_sandbox import DockerSandbox
+
+    require_docker("this test module's docker tests")
+    sandbox = DockerSandbox(DOCKER_CONFIG)
+    await sandbox.start()
+    yield sandbox
+    await sandbox.close()

@@ -17,10 +17,8 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-import pytest_asyncio
-from conftest import DOCKER_CONFIG, MBPP_DATA, harness, harness_env, last_json, records, require_docker
+from conftest import MBPP_DATA, harness, harness_env, last_json, records, require_docker
 from harness_humaneval import HumanEval
-from harness_sandbox import DockerSandbox
 
 from harness.codeexec import run_tests
 from harness.reftimes import ReferenceTimes
@@ -28,7 +26,6 @@ from harness.reftimes import ReferenceTimes
 pytestmark = [pytest.mark.docker]
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
-CONFIG = DOCKER_CONFIG
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -225,13 +222,6 @@ def test_score_writes_a_normal_run_record(env, tmp_path):
 
 # --- time limits -------------------------------------------------------------------------------
 
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def box(engine_and_image):
-    sandbox = DockerSandbox(CONFIG)
-    await sandbox.start()
-    yield sandbox
-    await sandbox.close()
 
 
 @in_module_loop

@@ -11,7 +11,6 @@ import asyncio
 import time
 
 import pytest
-import pytest_asyncio
 
 from conftest import DOCKER_CONFIG, require_docker
 from harness.errors import SandboxUnavailable
@@ -21,20 +20,12 @@ from harness_sandbox.engine import LABEL, connect
 
 pytestmark = [pytest.mark.docker, pytest.mark.asyncio(loop_scope="module")]
 
-CONFIG = DOCKER_CONFIG
 
 
 @pytest.fixture(scope="module", autouse=True)
 def engine_and_image():
     require_docker("the docker sandbox tests")
 
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def box(engine_and_image):
-    sandbox = DockerSandbox(CONFIG)
-    await sandbox.start()
-    yield sandbox
-    await sandbox.close()
 
 
 async def run_py(box, source: str, **kwargs):
@@ -234,10 +225,10 @@ async def test_check_reports_isolation_holds():
 
 
 async def test_cleanup_removes_labelled_containers():
-    image = DockerSandbox(CONFIG).tag
+    image = DockerSandbox(DOCKER_CONFIG).tag
     client = connect()
     leftover = client.containers.run(image, ["sleep", "300"], detach=True, labels={LABEL: "1"}, network_mode="none")
-    assert DockerSandbox.cleanup(CONFIG) >= 1
+    assert DockerSandbox.cleanup(DOCKER_CONFIG) >= 1
     assert leftover.id not in [c.id for c in client.containers.list(all=True, filters={"label": LABEL})]
 
 
