@@ -116,7 +116,7 @@ def make_config(**models: ModelConfig) -> Config:
 
 def backend_for(*urls: str, retry: RetryPolicy = FAST, **fields: Any) -> OpenAIBackend:
     model = ModelConfig(name="m", model="served-model", base_urls=list(urls), **fields)
-    return OpenAIBackend.for_endpoint("m", make_config(m=model), model, retry=retry)
+    return OpenAIBackend("m", make_config(m=model), model, retry=retry)
 
 
 def ask(text: str = "hi", **params: Any) -> CompletionRequest:
@@ -204,7 +204,7 @@ async def test_client_errors_are_not_retried(served: ScriptedServer) -> None:
         Reply(404, {"error": {"message": "no such model"}}),
     ]
     model = ModelConfig(name="m", model="served-model", base_urls=[served.url], api_key_env="HARNESS_TEST_KEY")
-    backend = OpenAIBackend.for_endpoint("m", make_config(m=model), model, retry=FAST)
+    backend = OpenAIBackend("m", make_config(m=model), model, retry=FAST)
     with pytest.raises(BackendError, match="refused the request .*HTTP 400.*context length"):
         await backend.complete(ask())
     with pytest.raises(BackendError, match=r"HTTP 401.*check the API key in \$HARNESS_TEST_KEY"):

@@ -106,7 +106,7 @@ async def test_missing_usage_is_counted_by_the_token_counter(pair: tuple[Scripte
         return Usage(11, 4, estimated=True)
 
     model = ModelConfig(name="m", model="served-model", base_urls=[a.url], input_price=1.0, output_price=2.0)
-    backend = OpenAIBackend.for_endpoint("m", make_config(m=model), model, count_tokens=count)
+    backend = OpenAIBackend("m", make_config(m=model), model, count_tokens=count)
     completion = await backend.complete(ask("hi there"))
     assert seen == [("hi there", ["four words of text"])]
     assert completion.usage == Usage(11, 4, estimated=True) and completion.cost == pytest.approx((11 + 8) / 1e6)
@@ -115,6 +115,6 @@ async def test_missing_usage_is_counted_by_the_token_counter(pair: tuple[Scripte
     async def cannot(request, choices):
         return None
 
-    rough = OpenAIBackend.for_endpoint("m", make_config(m=model), model, count_tokens=cannot)
+    rough = OpenAIBackend("m", make_config(m=model), model, count_tokens=cannot)
     assert (await rough.complete(ask("hi there"))).usage.estimated  # the rough estimate stands
     await rough.close()

@@ -75,7 +75,7 @@ class LlamaCppBackend(Backend):
     async def start(self, run_dir: Path) -> None:
         await self.server.start(run_dir)
         model = ModelConfig(name=self.spec, model=self.alias, base_urls=[self.server.base_url])
-        self._client = OpenAIBackend.for_endpoint(self.spec, self.config, model, check=self.server.check)
+        self._client = OpenAIBackend(self.spec, self.config, model, check=self.server.check)
 
     async def complete(self, request: CompletionRequest) -> Completion:
         if self._client is None:

@@ -50,6 +50,11 @@ class OpenAIBackend(Backend):
         check: Callable[[], None] | None = None,
         count_tokens: TokenCounter | None = None,
     ) -> None:
+        """A backend for the endpoints described by ``model_config``; other backends talk through
+        one to a local server they launched. ``check`` is called after every failed try and may
+        raise to stop retrying, e.g. when the server process behind the endpoint is gone.
+        ``count_tokens`` replaces the rough estimate (four characters a token) when a response
+        carries no usage; either way the usage is flagged as estimated."""
         super().__init__(spec, config)
         self.model_config = model_config
         self.retry = retry or RetryPolicy(attempts=model_config.attempts, base_delay=model_config.backoff)
@@ -74,30 +79,12 @@ class OpenAIBackend(Backend):
                     f"backend {spec!r}: no [models.{spec}] in harness.toml (models there: {known}). "
                     f"Add that table, or write openai:MODEL to use OPENAI_BASE_URL and OPENAI_API_KEY."
                 )
-            return cls.for_endpoint(spec, config, model_config)
+            return cls(spec, config, model_config)
         if scheme != cls.scheme or not model:
             raise UsageError(f"backend {spec!r}: expected openai:MODEL, e.g. openai:gpt-4o-mini")
         base_url = os.environ.get("OPENAI_BASE_URL", DEFAULT_BASE_URL).rstrip("/")
         model_config = ModelConfig(name=spec, model=model, base_urls=[base_url], api_key_env="OPENAI_API_KEY")
-        return cls.for_endpoint(spec, config, model_config)
-
-    @classmethod
-    def for_endpoint(
-        cls,
-        spec: str,
-        config: Config,
-        model_config: ModelConfig,
-        *,
-        retry: RetryPolicy | None = None,
-        check: Callable[[], None] | None = None,
-        count_tokens: TokenCounter | None = None,
-    ) -> OpenAIBackend:
-        """A backend for endpoints described by ``model_config``, for other backends to talk
-        through (a local server they launched). ``check`` is called after every failed try and
-        may raise to stop retrying, e.g. when the server process behind the endpoint is gone.
-        ``count_tokens`` replaces the rough estimate (four characters a token) when a response
-        carries no usage; either way the usage is flagged as estimated."""
-        return cls(spec, config, model_config, retry=retry, check=check, count_tokens=count_tokens)
+        return cls(spec, config, model_config)
 
     @property
     def base_urls(self) -> list[str]:

@@ -49,7 +49,7 @@ class VLLMBackend(Backend):
         self.vllm_version = await self.fleet.version()
         endpoint = ModelConfig(name=self.spec, model=self.fleet.served_name, base_urls=self.fleet.base_urls)
         counter = ServerTokenCounter(self.fleet.live_url, self.fleet.served_name)
-        self._client = OpenAIBackend.for_endpoint(self.spec, self.config, endpoint, check=self.fleet.check, count_tokens=counter)
+        self._client = OpenAIBackend(self.spec, self.config, endpoint, check=self.fleet.check, count_tokens=counter)
 
     @property
     def client(self) -> OpenAIBackend:
