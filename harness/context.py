@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.backend import Backend, Model, RoleMeter
 from harness.errors import UsageError
-from harness.llm import Backend, Model, RoleMeter
 from harness.sandbox import Sandbox
 
 
@@ -17,10 +17,6 @@ class Budget:
 
     limit: float | None = None
     spent: float = 0.0
-
-    @property
-    def remaining(self) -> float | None:
-        return None if self.limit is None else max(0.0, self.limit - self.spent)
 
     @property
     def exhausted(self) -> bool:

@@ -7,6 +7,7 @@ error). Everything a task or system executes goes through `run`.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -26,7 +27,7 @@ class CheckRow:
     detail: str = ""
 
 
-class Sandbox:
+class Sandbox(abc.ABC):
     """Base class of sandbox tiers. Subclasses set `name` and implement `run`."""
 
     name: ClassVar[str] = ""
@@ -45,6 +46,7 @@ class Sandbox:
     async def start(self) -> None:
         """Acquire resources (containers, pools). Called once per run."""
 
+    @abc.abstractmethod
     async def run(
         self,
         files: Mapping[str, str | bytes],
@@ -57,7 +59,6 @@ class Sandbox:
         """Run `argv` in a fresh work dir holding `files` (relative paths); never raises for the
         program's own failures (those are in the ExecResult); raises SandboxError when the tier
         itself failed to run the job. `argv[0] == "python3"` means the tier's Python 3."""
-        raise NotImplementedError
 
     async def close(self) -> None:
         """Release everything `start` acquired. Must be safe to call twice."""

@@ -1,7 +1,10 @@
-"""The run record on disk: results/<run_id>/{run.json, samples.jsonl, transcripts/, summary.json, logs/}.
+r"""The run record on disk: results/<run_id>/{run.json, samples.jsonl, transcripts/, summary.json, logs/}.
 
 samples.jsonl is appended one line per (sample, repeat) and fsynced, so a kill -9 loses at most
-the samples in flight; a line torn by the kill is dropped when the run is resumed.
+the samples in flight; a line torn by the kill is dropped when the run is resumed. Any text a
+model or a program produced is stored losslessly: a line is UTF-8 JSON, and one holding text
+that UTF-8 cannot encode (lone surrogates, e.g. undecodable program bytes kept by
+``surrogateescape``) is written with JSON's ``\uXXXX`` escapes instead, which read back exactly.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.types import Record
 
 RUN_FILE = "run.json"
 SAMPLES_FILE = "samples.jsonl"
@@ -34,6 +38,16 @@ def _safe(text: str) -> str:
 def record_key(node_id: str, repeat: int) -> str:
     """File-name-safe key of one (sample, repeat)."""
     return f"{_safe(node_id)}.r{repeat}"
+
+
+def encode_line(data: Any) -> bytes:
+    """One JSON line as UTF-8 bytes: readable UTF-8 when the text allows, else ``\\uXXXX`` escapes
+    (never raises for any str content; both forms decode to the same object)."""
+    text = json.dumps(data, default=str, ensure_ascii=False)
+    try:
+        return text.encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        return json.dumps(data, default=str, ensure_ascii=True).encode("ascii") + b"\n"
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -93,10 +107,10 @@ class RunStore:
 
     # --- samples.jsonl ------------------------------------------------------------------------
 
-    def read_records(self) -> list[dict[str, Any]]:
-        return list(self._iter_records())
+    def read_records(self) -> list[Record]:
+        return [Record.from_json(data) for data in self._iter_lines()]
 
-    def _iter_records(self) -> Iterator[dict[str, Any]]:
+    def _iter_lines(self) -> Iterator[dict[str, Any]]:
         path = self.path / SAMPLES_FILE
         if not path.exists():
             return
@@ -121,11 +135,12 @@ class RunStore:
                 fh.truncate(keep)
                 os.fsync(fh.fileno())
 
-    def append_record(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, default=str, ensure_ascii=False) + "\n"
+    def append_record(self, record: Record) -> None:
+        data = encode_line(record.to_json())
         fd = os.open(self.path / SAMPLES_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, line.encode("utf-8"))
+            while data:  # os.write may write less than asked for a very large line
+                data = data[os.write(fd, data) :]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -145,10 +160,6 @@ class RunStore:
             return json.loads(self.transcript_path(node_id, repeat).read_text())
         except (OSError, json.JSONDecodeError):
             return []
-
-    @property
-    def logs_dir(self) -> Path:
-        return self.path / "logs"
 
 
 def list_runs(results_dir: Path) -> list[RunStore]:

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import abc
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from harness.types import Answer, Sample
+from harness.types import Answer, Message, Sample
 
 if TYPE_CHECKING:
     from harness.context import SampleContext
 
+#: The method a system implements for each task kind it declares in ``kinds``.
+KIND_METHODS = {"code": "solve", "qa": "solve", "dialog": "act"}
 
-class System:
-    """Subclasses set ``name`` and ``kinds`` and implement `solve` (code/QA tasks) or `act`
-    (dialog tasks). ``options`` are the run's ``--system-opt K=V`` pairs (strings); a subclass
-    validates them in ``__init__`` and raises ConfigError for an unknown key or a bad value."""
+
+class System(abc.ABC):  # noqa: B024 - which methods are required depends on ``kinds``
+    """Subclasses set ``name`` and ``kinds`` and implement `solve` (code/QA tasks) and/or `act`
+    (dialog tasks), as ``kinds`` says; a missing one fails at registration, naming the plugin.
+    ``options`` are the run's ``--system-opt K=V`` pairs (strings); a subclass validates them in
+    ``__init__`` and raises ConfigError for an unknown key or a bad value."""
 
     name: ClassVar[str] = ""
+    #: Task kinds the system can do (``code``, ``qa``, ``dialog``); it is refused on any other.
     kinds: ClassVar[frozenset[str]] = frozenset({"code"})
     #: Model roles the system calls; ``--role ROLE=SPEC`` may give each its own backend.
     roles: ClassVar[tuple[str, ...]] = ("default",)
@@ -23,8 +29,23 @@ class System:
     def __init__(self, options: dict[str, str]) -> None:
         self.options = dict(options)
 
+    @classmethod
+    def unimplemented(cls) -> list[str]:
+        """Methods that ``kinds`` requires and the class does not implement."""
+        return sorted({method for kind in cls.kinds if (method := KIND_METHODS.get(kind)) and getattr(cls, method) is getattr(System, method)})
+
+    def attempts(self, sample: Sample) -> int | None:
+        """How many attempts the system has for ``sample`` when that is fixed (answers replayed
+        from a file: 0 means none, and the sample is not selected), else None: ``--repeats``."""
+        return None
+
     async def solve(self, sample: Sample, ctx: SampleContext) -> Answer:
+        """Answer one code or QA sample."""
         raise NotImplementedError(f"system {self.name!r} does not solve {sample.task!r} samples")
+
+    async def act(self, dialog: Any, ctx: SampleContext) -> Message:
+        """The agent's next message (text and/or tool calls) in a dialog task's episode."""
+        raise NotImplementedError(f"system {self.name!r} does not hold dialogs")
 
     def describe(self) -> dict[str, Any]:
         """What run.json records about the system (name, resolved options)."""

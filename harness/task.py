@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from harness.context import SampleContext
 
 
-class Task:
+class Task(abc.ABC):
     """Subclasses set ``name``, ``kind`` and ``version`` and implement `samples` and `score`.
     ``options`` are the run's ``--task-opt K=V`` pairs; validate them in ``__init__``."""
 
@@ -23,12 +24,14 @@ class Task:
     def __init__(self, options: dict[str, str]) -> None:
         self.options = dict(options)
 
+    @abc.abstractmethod
     def samples(self) -> list[Sample]:
         """Every sample of the task as configured, in a stable order (ids unique)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def score(self, sample: Sample, answer: Answer, ctx: SampleContext) -> Outcome:
-        raise NotImplementedError
+        """The verdict on ``answer``; a failing answer is an Outcome, never an exception.
+        Raise SandboxError/BackendError only when the infrastructure failed."""
 
     def dataset_identity(self) -> dict[str, Any]:
         """Source, version, config, split, count, sha256 of the problems: for run.json."""

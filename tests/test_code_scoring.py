@@ -20,8 +20,8 @@ import pytest
 from conftest import MBPP_DATA, harness, harness_env, last_json, records, require_docker
 from harness_humaneval import HumanEval
 
-from harness.codeexec import run_tests
-from harness.reftimes import ReferenceTimes
+from harness.codetasks.reftimes import ReferenceTimes
+from harness.codetasks.testrunner import run_tests
 
 pytestmark = [pytest.mark.docker]
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
@@ -248,10 +248,10 @@ async def test_time_limit_comes_from_the_measured_reference_and_is_cached(box, t
 @in_module_loop
 async def test_overloaded_timeout_is_rerun_once_and_recorded(box, monkeypatch):
     loop_program = "while True:\n    pass\n"
-    monkeypatch.setattr("harness.codeexec.overloaded", lambda: (False, 0.1))
+    monkeypatch.setattr("harness.codetasks.testrunner.overloaded", lambda: (False, 0.1))
     calm = await run_tests(box, loop_program, 0.5)
     assert calm.status == "timeout" and "overload_retry" not in calm.details
-    monkeypatch.setattr("harness.codeexec.overloaded", lambda: (True, 99.0))
+    monkeypatch.setattr("harness.codetasks.testrunner.overloaded", lambda: (True, 99.0))
     busy = await run_tests(box, loop_program, 0.5)
     assert busy.status == "timeout" and busy.details["overload_retry"]["load_1min"] == 99.0
     assert busy.details["overload_retry"]["second_status"] == "timeout"

@@ -9,13 +9,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import MBPP_DATA, ROOT
 from harness_humaneval import HumanEval
 from harness_mbpp import KNOWN_BROKEN, MBPP
 
-from conftest import MBPP_DATA, ROOT
-
 from harness.errors import ConfigError
-
 
 
 @pytest.fixture(scope="module", autouse=True)

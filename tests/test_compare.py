@@ -9,8 +9,8 @@ import random
 import pytest
 from fake_runs import Attempt, outcomes, write_run
 
-from harness.cli import main
-from harness.stats import bootstrap_mean_ci, mcnemar_exact_p
+from harness.cli.main import main
+from harness.results.stats import bootstrap_mean_ci, mcnemar_exact_p
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from harness.extract import extract_code
+from harness.codetasks.extraction import extract_code
 
 PROMPT = 'from typing import List\n\n\ndef add(a: int, b: int) -> int:\n    """Add two numbers."""\n'
 

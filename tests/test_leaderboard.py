@@ -13,9 +13,9 @@ import pytest
 from fake_runs import outcomes, write_run
 from tabulate import tabulate_formats
 
-from harness.cli import main
-from harness.leaderboard import build_rows, load_runs
-from harness.stats import bootstrap_mean_ci
+from harness.cli.main import main
+from harness.results.leaderboard import build_rows, load_runs
+from harness.results.stats import bootstrap_mean_ci
 
 
 @pytest.fixture

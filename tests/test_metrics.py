@@ -2,7 +2,12 @@ from math import comb
 
 import pytest
 
-from harness.metrics import mean_over_samples, pass_at_k, pass_hat_k, wilson_interval
+from harness.results.metrics import (
+    mean_over_samples,
+    pass_at_k,
+    pass_hat_k,
+    wilson_interval,
+)
 
 
 @pytest.mark.parametrize("n", range(1, 9))

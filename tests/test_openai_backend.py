@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from harness_openai import OpenAIBackend, RetryPolicy
 
 from harness.config import Config, ModelConfig
 from harness.errors import BackendError, UsageError
-from harness.servers import free_port
+from harness.serving.managed import free_port
 from harness.types import CompletionRequest, Message
-from harness_openai import OpenAIBackend, RetryPolicy
 
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
 

@@ -14,7 +14,7 @@ from conftest import harness
 from fake_runs import RICH_TRANSCRIPT, Attempt, outcomes, write_run
 from PIL import Image
 
-from harness.cli import main
+from harness.cli.main import main
 
 FRONT_GREEN = (0x2D, 0xA4, 0x4E)  # .front-point fill in harness/report.py
 HEADER_GREY = (0xEE, 0xF2, 0xF6)  # th background

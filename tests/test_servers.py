@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ServerError
-from harness.servers import ManagedServer, free_port, live_servers
+from harness.serving.managed import ManagedServer, free_port, live_servers
 
 # A tiny OpenAI-ish server: /v1/models (and /health unless --no-health). It starts a
 # grandchild that shares its process group and writes that grandchild's pid to a file, so the
@@ -185,7 +185,7 @@ async def test_port_from_picks_the_first_free_port_upwards(fake_server, tmp_path
 HARNESS_PROCESS = textwrap.dedent(
     """
     import asyncio, signal, sys
-    from harness.servers import ManagedServer
+    from harness.serving.managed import ManagedServer
     script, pid_file, run_dir, mode = sys.argv[1:5]
 
     async def main():

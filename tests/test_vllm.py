@@ -25,8 +25,8 @@ import pytest
 from conftest import ROOT, harness, harness_env, last_json, records
 from harness_vllm.tokens import ServerTokenCounter
 
-from harness.build import resolve_backend
 from harness.config import Config, load_models
+from harness.resources import resolve_backend
 from harness.plugins import load_plugins
 from harness.types import CompletionRequest, Message
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from harness import hookimpl
-from harness.context import SampleContext
-from harness.errors import ConfigError
-from harness.system import System
-from harness.types import Answer, Message, Sample
+from harness import (
+    Answer,
+    ConfigError,
+    Message,
+    Sample,
+    SampleContext,
+    System,
+    hookimpl,
+)
 
 
 class Direct(System):

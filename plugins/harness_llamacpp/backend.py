@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
-
 import sys
 from pathlib import Path
 from typing import Any
 
-from harness.config import Config, ModelConfig
-from harness.errors import BackendError, UsageError
-from harness.llm import Backend
-from harness.servers import ManagedServer
-from harness.types import Completion, CompletionRequest
-from harness_llamacpp.model import DEFAULT_MODEL, require_server, resolve_model
 from harness_openai import OpenAIBackend
+
+from harness import (
+    Backend,
+    BackendError,
+    Completion,
+    CompletionRequest,
+    Config,
+    ModelConfig,
+    UsageError,
+)
+from harness.serving.managed import ManagedServer
+from harness_llamacpp.model import DEFAULT_MODEL, require_server, resolve_model
 
 N_CTX = 4096
 #: Seconds to wait for the server to load the model and answer /v1/models.

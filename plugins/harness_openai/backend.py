@@ -9,10 +9,17 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from harness.config import Config, ModelConfig
-from harness.errors import BackendError, UsageError
-from harness.llm import Backend
-from harness.types import Completion, CompletionRequest, Message, Usage
+from harness import (
+    Backend,
+    BackendError,
+    Completion,
+    CompletionRequest,
+    Config,
+    Message,
+    ModelConfig,
+    Usage,
+    UsageError,
+)
 from harness_openai import wire
 from harness_openai.replicas import Replica, ReplicaPool
 from harness_openai.retry import RetryPolicy

@@ -16,16 +16,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.build import make_sandbox, resolve_backends
-from harness.config import Config, parse_pairs
-from harness.context import Budget, SampleContext
-from harness.errors import UsageError
-from harness.llm import Backend
-from harness.sandbox import Sandbox
+from harness import Budget, Config, Resources, SampleContext, UsageError, parse_pairs
 from harness_sop.brief import Brief
 from harness_sop.documents import TestReport, TestSuite
 from harness_sop.office import Office
-from harness_sop.roles import RUN_TESTS, WRITE_DESIGN, WRITE_PRD, WRITE_TASKS, WRITE_TESTS
+from harness_sop.roles import (
+    RUN_TESTS,
+    WRITE_DESIGN,
+    WRITE_PRD,
+    WRITE_TASKS,
+    WRITE_TESTS,
+)
 from harness_sop.system import Sop, final_code, team_details
 from harness_sop.team import Team
 
@@ -46,20 +47,14 @@ def add_command(subparsers: Any, add_common: Any) -> None:
     parser.set_defaults(handler=cmd_sop)
 
 
-async def _build(idea: str, out: Path, system: Sop, backends: dict[str, Backend], sandbox: Sandbox, config: Config) -> tuple[Team, Office]:
-    await sandbox.start()
-    try:
-        for backend in dict.fromkeys(backends.values()):
-            await backend.start(out)
-        ctx = SampleContext(backends=backends, sandbox=sandbox, budget=Budget(limit=config.getoption("max_cost")), seed=config.getoption("seed"))
+async def _build(idea: str, out: Path, system: Sop, resources: Resources, config: Config) -> tuple[Team, Office]:
+    async with resources.opened(out):
+        budget = Budget(limit=config.getoption("max_cost"))
+        ctx = SampleContext(backends=resources.backends, sandbox=resources.sandbox, budget=budget, seed=config.getoption("seed"))
         office = Office(ctx, Brief.from_idea(idea), system.settings)
         team = Team(office)
         await team.run()
         return team, office
-    finally:
-        for backend in dict.fromkeys(backends.values()):
-            await backend.close()
-        await sandbox.close()
 
 
 def _write(out: Path, relative: str, text: str) -> None:
@@ -98,11 +93,9 @@ def cmd_sop(config: Config) -> int:
     out = Path(config.getoption("out"))
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: a file is in the way; give a directory")
-    sandbox = make_sandbox(config.getoption("sandbox"), config)
-    type(sandbox).preflight(config)
-    backends = resolve_backends(config.getoption("backend"), config.getoption("role"), config, system)
+    resources = Resources.resolve(config, f"system {system.name!r}", system.roles)
     out.mkdir(parents=True, exist_ok=True)
-    team, office = asyncio.run(_build(config.getoption("idea"), out, system, backends, sandbox, config))
+    team, office = asyncio.run(_build(config.getoption("idea"), out, system, resources, config))
     report = write_project(out, team, office)
     code, why = final_code(team)
     verdict = "untested (no QA engineer in the team)" if report is None else report.render().splitlines()[0].removeprefix("## ")

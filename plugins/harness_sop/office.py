@@ -7,9 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.context import SampleContext
-from harness.llm import Model
-from harness.types import Completion, CompletionRequest, ExecResult, Limits, Message
+from harness import (
+    Completion,
+    CompletionRequest,
+    ExecResult,
+    Limits,
+    Message,
+    Model,
+    SampleContext,
+)
 from harness_sop.brief import Brief
 from harness_sop.documents import Document
 from harness_sop.options import Settings

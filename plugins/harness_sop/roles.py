@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from harness.types import Message
+from harness import Message
 from harness_sop.documents import PRD, Document, SystemDesign, TaskList
 from harness_sop.messages import USER_REQUIREMENT, Envelope
 from harness_sop.office import Office

@@ -8,10 +8,15 @@ from typing import Any
 
 from harness_openai import OpenAIBackend
 
-from harness.config import Config, ModelConfig
-from harness.errors import BackendError, UsageError
-from harness.llm import Backend
-from harness.types import Completion, CompletionRequest
+from harness import (
+    Backend,
+    BackendError,
+    Completion,
+    CompletionRequest,
+    Config,
+    ModelConfig,
+    UsageError,
+)
 from harness_vllm.fleet import Fleet
 from harness_vllm.launcher import resolve_launcher
 from harness_vllm.model import resolve_model

@@ -14,8 +14,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ServerError
-from harness.servers import ManagedServer
+from harness import ServerError
+from harness.serving.managed import ManagedServer
 from harness_vllm.launcher import Launcher
 from harness_vllm.model import ServedModel
 from harness_vllm.options import FleetOptions

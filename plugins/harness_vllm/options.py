@@ -12,8 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.config import Config
-from harness.errors import UsageError
+from harness import Config, UsageError
 
 PYTHON_ENV = "HARNESS_VLLM_PYTHON"
 DEFAULT_START_PORT = 8000

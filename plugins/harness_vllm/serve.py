@@ -17,14 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.config import Config
-from harness.errors import UsageError
+from harness import Config, ExitCode, UsageError
 from harness_vllm.backend import VLLMBackend
 from harness_vllm.fleet import Fleet
 from harness_vllm.modelsfile import write_models_file
 from harness_vllm.options import add_fleet_options
 
-EXIT_OK, EXIT_FLEET_GONE = 0, 1
 #: Seconds between two looks at the fleet's processes.
 WATCH_INTERVAL = 1.0
 
@@ -60,7 +58,7 @@ def cmd_serve(config: Config) -> int:
         return asyncio.run(_serve(backend, name, prices, path, log_root))
     except (KeyboardInterrupt, asyncio.CancelledError):
         print(f"serve: stopped the {name} fleet", file=sys.stderr)
-        return EXIT_OK
+        return ExitCode.OK
 
 
 async def _serve(backend: VLLMBackend, name: str, prices: dict[str, float], path: Path, log_root: Path) -> int:
@@ -99,4 +97,4 @@ async def _watch(fleet: Fleet) -> int:
                 print(f"serve: server {k + 1} of {len(fleet.servers)} ({server.base_url}) exited with code {server.returncode}; see {server.log_paths[1]}", file=sys.stderr, flush=True)
         if len(reported) == len(fleet.servers):
             print("serve: every server of the fleet has exited; stopping", file=sys.stderr)
-            return EXIT_FLEET_GONE
+            return ExitCode.FAILED

@@ -12,9 +12,7 @@ import asyncio
 import json
 from typing import Any
 
-from harness.errors import HarnessError
-from harness.sandbox import CheckRow
-from harness.types import Limits
+from harness import CheckRow, HarnessError, Limits
 from harness_sandbox.engine import connect, find_image, image_tag
 
 #: Prints a JSON object of facts about the sandbox, as seen from inside.

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from harness import __version__
-from harness.errors import SandboxUnavailable
+from harness import SandboxUnavailable, __version__
 
 if TYPE_CHECKING:
     import docker

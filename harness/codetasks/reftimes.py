@@ -16,7 +16,7 @@ import json
 import os
 from pathlib import Path
 
-from harness.codeexec import execute_once
+from harness.codetasks.testrunner import execute_once
 from harness.sandbox import Sandbox
 from harness.store import write_json_atomic
 

@@ -1,7 +1,7 @@
 """The built-in leaderboard exporters (plugin ``exporters``; ``-p no:exporters`` removes them).
 
 An exporter is a class with ``name``, ``formats`` (what ``--format`` accepts) and
-``export(rows, fmt) -> str | bytes``; ``rows`` are `harness.leaderboard.build_rows`'s dicts.
+``export(rows, fmt) -> str | bytes``; ``rows`` are `harness.results.leaderboard.build_rows`'s dicts.
 Tables for people use every `tabulate` format (``md`` is ``github``); files for programs keep
 every field unformatted: csv, json, jsonl and parquet (through the optional `datasets`).
 """
@@ -17,7 +17,7 @@ from tabulate import tabulate, tabulate_formats
 
 from harness import hookimpl
 from harness.errors import UsageError
-from harness.leaderboard import display_table
+from harness.results.leaderboard import display_table
 
 Rows = list[dict[str, Any]]
 
@@ -69,9 +69,6 @@ class ParquetExporter:
         return out.getvalue()
 
 
-class BuiltinExporters:
-    """The plugin object registered as ``exporters``."""
-
-    @hookimpl
-    def harness_add_exporters(self) -> list[type]:
-        return [TableExporter, CsvExporter, JsonExporter, ParquetExporter]
+@hookimpl
+def harness_add_exporters() -> list[type]:
+    return [TableExporter, CsvExporter, JsonExporter, ParquetExporter]

@@ -1,5 +1,6 @@
 """The reading side of the command line: ``leaderboard``, ``report``, ``compare`` and
-``show RUN_ID --sample ID``. Each command takes the Config and returns the exit code."""
+``show RUN_ID --sample ID``. Each command takes the Config and returns the exit code.
+Registered as the built-in plugin ``results``."""
 
 from __future__ import annotations
 
@@ -8,19 +9,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.compare import compare_runs, format_comparison
+from harness import hookimpl
 from harness.config import Config
-from harness.errors import UsageError
-from harness.leaderboard import build_rows, export, format_for, load_run, load_runs
-from harness.report import render_report
+from harness.errors import ExitCode, UsageError
+from harness.results.compare import compare_runs, format_comparison
+from harness.results.html_report import render_report
+from harness.results.leaderboard import (
+    build_rows,
+    export,
+    format_for,
+    load_run,
+    load_runs,
+)
+from harness.results.transcripts import render_text
 from harness.store import RunStore
-from harness.transcripts import render_text
-
-EXIT_OK = 0
 
 
-def add_parsers(subparsers: Any, add_common: Any) -> None:
-    """Register the sub-commands (called by `harness.cli.build_parser`)."""
+@hookimpl
+def harness_add_commands(subparsers: Any, add_common: Any) -> None:
     board = subparsers.add_parser("leaderboard", help="one row per configuration over every finished run")
     add_common(board)
     board.add_argument("--task", help="only runs of this task")
@@ -74,7 +80,7 @@ def cmd_leaderboard(config: Config) -> int:
         sys.stdout.buffer.write(data)
     else:
         sys.stdout.write(data)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_report(config: Config) -> int:
@@ -82,14 +88,14 @@ def cmd_report(config: Config) -> int:
     _left_out_note(left_out)
     _write(config.getoption("output"), render_report(runs, build_rows(runs), left_out, str(config.results_dir)))
     print(config.getoption("output"))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_compare(config: Config) -> int:
     a, b = (load_run(RunStore.open(config.results_dir, config.getoption(name))) for name in ("run_a", "run_b"))
     result = compare_runs(a, b, seed=config.getoption("seed", 0))
     sys.stdout.write(json.dumps(result) + "\n" if config.getoption("json") else format_comparison(result))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_show_sample(config: Config) -> int:
@@ -97,11 +103,11 @@ def cmd_show_sample(config: Config) -> int:
     store = RunStore.open(config.results_dir, config.getoption("run_id"))
     wanted, repeat = config.getoption("sample"), config.getoption("repeat")
     records = store.read_records()
-    chosen = [r for r in records if wanted in (r["node_id"], r["sample_id"]) and repeat in (None, r["repeat"])]
+    chosen = [r for r in records if wanted in (r.node_id, r.sample_id) and repeat in (None, r.repeat)]
     if not chosen:
-        known = ", ".join(dict.fromkeys(r["node_id"] for r in records[:8]))
+        known = ", ".join(dict.fromkeys(r.node_id for r in records[:8]))
         again = f" repeat {repeat}" if repeat is not None else ""
         raise UsageError(f"run {store.run_id} has no record of sample {wanted!r}{again}. Give a node id or sample id it ran, e.g. {known or '(it has no record yet)'}")
-    for record in sorted(chosen, key=lambda r: r["repeat"]):
-        sys.stdout.write(render_text(record, store.read_transcript(record["node_id"], record["repeat"])))
-    return EXIT_OK
+    for record in sorted(chosen, key=lambda r: r.repeat):
+        sys.stdout.write(render_text(record, store.read_transcript(record.node_id, record.repeat)))
+    return ExitCode.OK

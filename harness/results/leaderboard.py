@@ -9,9 +9,9 @@ Numbers of a row, all over scored attempts (``infra_error`` records are not the 
 and are left out of them, as in summary.json; they still count for cost and latency):
 
 - ``pass@1`` is the mean over samples of (passed / scored attempts), with a 95% **percentile
-  bootstrap** interval over samples (``pass@1_low``, ``pass@1_high``; see `harness.stats`): the
+  bootstrap** interval over samples (``pass@1_low``, ``pass@1_high``; see `harness.results.stats`): the
   sample is resampled, not the attempt, because repeats of one sample are correlated.
-- ``pass@k`` / ``pass^k`` (unbiased estimators, `harness.metrics`) for k in 2, 5, 10 and the
+- ``pass@k`` / ``pass^k`` (unbiased estimators, `harness.results.metrics`) for k in 2, 5, 10 and the
   largest k every sample allows (the fewest scored attempts of any sample).
 - ``cost`` in USD and ``cost_per_sample``: the mean cost of one attempt at one sample.
 - ``median_latency``: the median seconds of one attempt; ``wall_seconds``: the runs' wall time.
@@ -29,10 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import PluginError, UsageError
-from harness.metrics import mean_over_samples, pass_at_k, pass_hat_k
 from harness.plugins import Plugins
-from harness.stats import bootstrap_mean_ci
+from harness.results.metrics import mean_over_samples, pass_at_k, pass_hat_k
+from harness.results.stats import bootstrap_mean_ci
+from harness.results.summary import attempts_by_sample
 from harness.store import RunStore, list_runs
+from harness.types import Record
 
 LISTED_STATUSES = ("finished", "budget_exhausted")
 #: --output suffix -> format, when --format is not given.
@@ -48,7 +50,7 @@ class RunData:
     store: RunStore
     spec: dict[str, Any]
     summary: dict[str, Any] | None
-    records: list[dict[str, Any]]
+    records: list[Record]
 
     @property
     def run_id(self) -> str:
@@ -84,19 +86,9 @@ def load_runs(results_dir: Path, task: str | None = None) -> tuple[list[RunData]
     return kept, left_out
 
 
-def sample_counts(records: Iterable[dict[str, Any]]) -> dict[str, tuple[int, int]]:
-    """node id -> (scored attempts, passed attempts); infra errors are not scored."""
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for record in records:
-        if record["status"] != "infra_error":
-            counts[record["node_id"]][0] += 1
-            counts[record["node_id"]][1] += record["status"] == "passed"
-    return {node: (n, c) for node, (n, c) in counts.items()}
-
-
-def pass_rates(records: Iterable[dict[str, Any]]) -> dict[str, float]:
+def pass_rates(records: Iterable[Record]) -> dict[str, float]:
     """node id -> fraction of its scored attempts that passed."""
-    return {node: c / n for node, (n, c) in sample_counts(records).items()}
+    return {node: c / n for node, (n, c) in attempts_by_sample(records).items()}
 
 
 # --- configuration identity -------------------------------------------------------------------
@@ -164,7 +156,7 @@ def _row(group: list[RunData], pairs: list[tuple[int, int]], ks: list[int]) -> d
         "options": options_label(first.spec),
         "n": len(pairs),
         "attempts": sum(n for n, _ in pairs),
-        "infra_errors": sum(r["status"] == "infra_error" for r in records),
+        "infra_errors": sum(r.status == "infra_error" for r in records),
         "pass@1": mean_over_samples(pairs, 1, pass_at_k),
         "pass@1_low": low,
         "pass@1_high": high,
@@ -172,13 +164,13 @@ def _row(group: list[RunData], pairs: list[tuple[int, int]], ks: list[int]) -> d
     for k in ks:  # None where some sample has fewer than k scored attempts
         row[f"pass@{k}"] = mean_over_samples(pairs, k, pass_at_k)
         row[f"pass^{k}"] = mean_over_samples(pairs, k, pass_hat_k)
-    cost = sum(r.get("cost", 0.0) for r in records)
+    cost = sum(r.cost for r in records)
     return row | {
         "cost": round(cost, 8),
         "cost_per_sample": round(cost / len(records), 8) if records else None,
-        "input_tokens": sum(r.get("input_tokens", 0) for r in records),
-        "output_tokens": sum(r.get("output_tokens", 0) for r in records),
-        "median_latency": statistics.median(r.get("latency", 0.0) for r in records) if records else None,
+        "input_tokens": sum(r.input_tokens for r in records),
+        "output_tokens": sum(r.output_tokens for r in records),
+        "median_latency": statistics.median(r.latency for r in records) if records else None,
         "wall_seconds": round(sum(_wall_seconds(run) for run in group), 3),
         "sandbox": ", ".join(sorted({str(run.spec.get("resolved", {}).get("sandbox", {}).get("tier")) for run in group})),
         "harness": ", ".join(sorted({str(run.spec.get("versions", {}).get("harness")) for run in group})),
@@ -195,7 +187,7 @@ def build_rows(runs: list[RunData]) -> list[dict[str, Any]]:
     groups: dict[tuple[str, ...], list[RunData]] = defaultdict(list)
     for run in runs:
         groups[config_key(run.spec)].append(run)
-    pooled = [(group, list(sample_counts(r for run in group for r in run.records).values())) for group in groups.values()]
+    pooled = [(group, list(attempts_by_sample(r for run in group for r in run.records).values())) for group in groups.values()]
     ks = sorted(set().union(*(_ks(pairs) for _, pairs in pooled)))
     rows = [_row(group, pairs, ks) for group, pairs in pooled]
     return sorted(rows, key=lambda r: (r["task"], -(r["pass@1"] if r["pass@1"] is not None else -1.0), r["cost"]))

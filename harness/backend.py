@@ -11,6 +11,7 @@ Systems never see a Backend: they get a `Model` (``ctx.llm(role)``), which meter
 
 from __future__ import annotations
 
+import abc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,12 +24,12 @@ from harness.types import Completion, CompletionRequest, Message, Usage, to_dict
 if TYPE_CHECKING:
     from harness.config import Config
 
-#: Features a backend may state in ``features``; systems fall back when one is missing.
-FEATURES = frozenset({"tools", "tool_choice", "response_format", "seed", "stop", "n"})
+class Backend(abc.ABC):
+    """Base class of backends. A subclass sets ``scheme`` and implements `complete`.
 
-
-class Backend:
-    """Base class of backends."""
+    ``features`` names what the server supports beyond plain chat (any of ``tools``,
+    ``tool_choice``, ``response_format``, ``seed``, ``stop``, ``n``); systems fall back when one
+    is missing."""
 
     scheme: ClassVar[str] = ""
     features: frozenset[str] = frozenset()
@@ -45,9 +46,9 @@ class Backend:
     async def start(self, run_dir: Path) -> None:
         """Launch or connect (a managed server logs under ``run_dir/logs``). Called once per run."""
 
+    @abc.abstractmethod
     async def complete(self, request: CompletionRequest) -> Completion:
         """One chat completion. Retries transient failures itself; raises BackendError for good."""
-        raise NotImplementedError
 
     async def close(self) -> None:
         """Stop whatever `start` launched. Must be safe to call twice and after a failed start."""

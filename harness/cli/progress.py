@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from harness import hookimpl
+from harness.types import Record, RunInfo
 
 
 def _plain_wanted() -> bool:
@@ -45,16 +46,22 @@ class TerminalReporter:
         return _duration(elapsed / self.done * (self.total - self.done))
 
     @hookimpl
-    def harness_run_start(self, run: Any) -> None:
-        self.total = len(run.pending())
+    def harness_run_start(self, run: RunInfo) -> None:
+        self.total = run.pending
         self.started = time.monotonic()
-        header = f"run {run.id}: system {run.system.name}, task {run.task.name}, {len(run.samples)} samples x {run.repeats}"
-        header += f", {self.total} to do, sandbox {run.sandbox.name}"
+        header = f"run {run.run_id}: system {run.system}, task {run.task}, {run.samples} samples x {run.repeats}"
+        header += f", {self.total} to do, sandbox {run.sandbox}"
         if _plain_wanted():
             print(header, file=sys.stderr, flush=True)
             return
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         console = Console(stderr=True)
         console.print(header)
@@ -68,25 +75,25 @@ class TerminalReporter:
             console=console,
         )
         self._progress.start()
-        self._bar = self._progress.add_task(run.task.name, total=self.total, stats=self._stats())
+        self._bar = self._progress.add_task(run.task, total=self.total, stats=self._stats())
 
     @hookimpl
-    def harness_sample_finish(self, run: Any, record: dict[str, Any]) -> None:
+    def harness_sample_finish(self, run: RunInfo, record: Record) -> None:
         self.done += 1
-        self.passed += record["status"] == "passed"
-        self.tokens += record.get("input_tokens", 0) + record.get("output_tokens", 0)
-        self.cost += record.get("cost", 0.0)
+        self.passed += record.passed
+        self.tokens += record.input_tokens + record.output_tokens
+        self.cost += record.cost
         if self._progress is not None:
             self._progress.update(self._bar, advance=1, stats=self._stats())
             return
         print(
-            f"[{self.done}/{self.total}] {record['node_id']} r{record['repeat']} {record['status']}  {self._stats()}  eta {self._eta()}",
+            f"[{self.done}/{self.total}] {record.node_id} r{record.repeat} {record.status}  {self._stats()}  eta {self._eta()}",
             file=sys.stderr,
             flush=True,
         )
 
     @hookimpl
-    def harness_run_finish(self, run: Any, summary: dict[str, Any]) -> None:
+    def harness_run_finish(self, run: RunInfo, summary: dict[str, Any]) -> None:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None

@@ -14,9 +14,15 @@ from html import escape
 from typing import Any
 
 from harness import __version__
-from harness.chart import Point, scatter_svg
-from harness.leaderboard import RunData, display_table, models_label, options_label
-from harness.transcripts import clip, describe
+from harness.results.chart import Point, scatter_svg
+from harness.results.leaderboard import (
+    RunData,
+    display_table,
+    models_label,
+    options_label,
+)
+from harness.results.transcripts import clip, describe
+from harness.types import Record
 
 CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1280px; padding: 0 16px; color: #1d232a; background: #fff; }
@@ -119,15 +125,15 @@ def _run_facts(run: RunData) -> list[list[str]]:
 def _run(run: RunData, anchors: _Anchors) -> str:
     rows = [
         [
-            _link(anchors.sample(run, i), r["node_id"]),
-            str(r["repeat"]),
+            _link(anchors.sample(run, i), r.node_id),
+            str(r.repeat),
             _status(r),
-            escape(str(r.get("score"))),
-            str(r.get("llm_calls", 0)),
-            f"{r.get('input_tokens', 0)}+{r.get('output_tokens', 0)}",
-            f"{r.get('cost', 0.0):.5f}",
-            f"{r.get('latency', 0.0):.2f}",
-            escape((r.get("error") or "")[:80]),
+            escape(str(r.score)),
+            str(r.llm_calls),
+            f"{r.input_tokens}+{r.output_tokens}",
+            f"{r.cost:.5f}",
+            f"{r.latency:.2f}",
+            escape((r.error or "")[:80]),
         ]
         for i, r in enumerate(run.records)
     ]
@@ -140,24 +146,24 @@ def _run(run: RunData, anchors: _Anchors) -> str:
     )
 
 
-def _status(record: dict[str, Any]) -> str:
-    return f'<span class="{escape(record["status"])}">{escape(record["status"])}</span>'
+def _status(record: Record) -> str:
+    return f'<span class="{escape(record.status)}">{escape(record.status)}</span>'
 
 
 def _pre(label: str, text: str) -> str:
     return f'<div class="label">{escape(label)}</div><pre>{escape(text)}</pre>'
 
 
-def _sample(run: RunData, index: int, record: dict[str, Any], anchors: _Anchors) -> str:
-    head = f"{record['node_id']} · repeat {record['repeat']} · run {run.run_id}"
+def _sample(run: RunData, index: int, record: Record, anchors: _Anchors) -> str:
+    head = f"{record.node_id} · repeat {record.repeat} · run {run.run_id}"
     parts = [f'<section class="sample" id="{anchors.sample(run, index)}"><h3>{escape(head)}</h3>']
-    parts.append(f"<p>{_link(anchors.run[run.run_id], 'back to the run')} · status {_status(record)} · score {escape(str(record.get('score')))}</p>")
+    parts.append(f"<p>{_link(anchors.run[run.run_id], 'back to the run')} · status {_status(record)} · score {escape(str(record.score))}</p>")
     for label in ("error", "answer", "output"):
-        if record.get(label):
-            parts.append(_pre(label, clip(str(record[label]))))
-    if record.get("details"):
-        parts.append(_pre("details", clip(json.dumps(record["details"], indent=2, default=str))))
-    transcript = run.store.read_transcript(record["node_id"], record["repeat"])
+        if getattr(record, label):
+            parts.append(_pre(label, clip(str(getattr(record, label)))))
+    if record.details:
+        parts.append(_pre("details", clip(json.dumps(record.details, indent=2, default=str))))
+    transcript = run.store.read_transcript(record.node_id, record.repeat)
     parts.append(f"<h4>Transcript: {len(transcript)} entries</h4>")
     for number, raw in enumerate(transcript, 1):
         entry = describe(raw)

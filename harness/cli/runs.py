@@ -1,0 +1,152 @@
+"""``harness run``, ``list``, ``plugins`` and ``show``: running a system on a task and looking at
+what a run recorded. Registered as the built-in plugin ``runs``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+from tabulate import tabulate
+
+from harness import hookimpl
+from harness.cli.results import cmd_show_sample
+from harness.config import Config, parse_pairs
+from harness.engine.assemble import (
+    make_task,
+    new_run,
+    resume_run,
+    select_samples,
+    task_name,
+)
+from harness.engine.scheduler import execute
+from harness.errors import ExitCode
+from harness.plugins import KINDS
+from harness.store import RunStore
+
+
+def add_selection(parser: argparse.ArgumentParser) -> None:
+    """Node ids, -k, -m, --limit and --task-opt: how samples are chosen (pytest's habits)."""
+    parser.add_argument("node_ids", nargs="*", metavar="NODE_ID", help="samples to select, e.g. humaneval::HumanEval/0")
+    parser.add_argument("-k", dest="keyword", metavar="EXPR", help="keyword expression over ids and tags, as pytest -k")
+    parser.add_argument("-m", dest="marker", metavar="EXPR", help="marker expression over tags, as pytest -m")
+    parser.add_argument("--limit", type=int, metavar="N", help="run at most the first N selected samples")
+    parser.add_argument("--task-opt", action="append", metavar="K=V", help="task option (repeatable)")
+
+
+@hookimpl
+def harness_add_commands(subparsers: Any, add_common: Any) -> None:
+    run = subparsers.add_parser("run", help="run a system on a task and record every sample")
+    add_common(run, plugin_options=True)
+    add_selection(run)
+    run.add_argument("--system", default="direct", help="agent system (default: direct)")
+    run.add_argument("--task", help="task (default: the task named by the node ids)")
+    run.add_argument("--backend", metavar="SPEC", help="model backend: llamacpp:smollm2 (default), openai:MODEL, or a [models.NAME]")
+    run.add_argument("--role", action="append", metavar="ROLE=SPEC", help="give one model role of the system its own backend")
+    run.add_argument("--sandbox", metavar="NAME", help="sandbox tier: docker (default) or local (unsafe, host)")
+    run.add_argument("--repeats", type=int, default=1, metavar="N", help="attempts per sample, for pass@k (default 1)")
+    run.add_argument("--max-concurrency", type=int, default=4, metavar="N", help="samples in flight (default 4)")
+    run.add_argument("--max-cost", type=float, metavar="USD", help="stop scheduling once the run has spent this much")
+    run.add_argument("--max-infra-errors", type=int, metavar="N", help="stop scheduling after N infrastructure errors (a dead endpoint); resumable")
+    run.add_argument("--seed", type=int, help="base seed; repeat r uses seed + r")
+    run.add_argument("--lf", action="store_true", help="only the samples that did not pass in the latest run of the same system/task/backend")
+    run.add_argument("--run-id", metavar="ID", help="name of the run folder (default: time-system-task-random)")
+    run.add_argument("--resume", metavar="RUN_ID", help="finish an interrupted run: only its missing records are run")
+    run.add_argument("--system-opt", action="append", metavar="K=V", help="system option (repeatable)")
+    run.add_argument("--json", action="store_true", help="print the summary as one JSON object on the last line of stdout")
+    run.set_defaults(handler=cmd_run)
+
+    lst = subparsers.add_parser("list", help="print the node ids a selection picks (collect only)")
+    add_common(lst)
+    add_selection(lst)
+    lst.add_argument("--task", help="task (default: the task named by the node ids)")
+    lst.set_defaults(handler=cmd_list)
+
+    listing = subparsers.add_parser("plugins", help="every plugin with what it registers")
+    add_common(listing)
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=cmd_plugins)
+
+    show = subparsers.add_parser("show", help="a run's spec and its samples")
+    add_common(show)
+    show.add_argument("run_id", metavar="RUN_ID")
+    show.add_argument("--failed", action="store_true", help="only samples that did not pass")
+    show.add_argument("--sample", metavar="ID", help="print this sample's records and full transcripts (node id or sample id)")
+    show.add_argument("--repeat", type=int, metavar="N", help="with --sample: only this repeat")
+    show.set_defaults(handler=cmd_show)
+
+
+def cmd_run(config: Config) -> int:
+    run = resume_run(config) if config.getoption("resume") else new_run(config)
+    try:
+        summary = asyncio.run(execute(run))
+    except KeyboardInterrupt:
+        print(f"interrupted: records kept in {run.store.path}; finish with `harness run --resume {run.id}`", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    if config.getoption("json"):
+        print(json.dumps(summary, default=str))
+    else:
+        print(run.store.path)
+    return ExitCode.FAILED if summary["counts"]["infra_error"] else ExitCode.OK
+
+
+def cmd_list(config: Config) -> int:
+    task = make_task(task_name(config), parse_pairs(config.getoption("task_opt"), "--task-opt"), config)
+    samples, total, _ = select_samples(task, config, config.getoption("node_ids", []))
+    for sample in samples:
+        print(sample.node_id)
+    print(f"{len(samples)} selected / {total} total")
+    return ExitCode.OK
+
+
+def cmd_plugins(config: Config) -> int:
+    rows = [
+        {
+            "plugin": info.name,
+            "module": info.module,
+            "distribution": info.distribution,
+            "version": info.version,
+            "kinds": sorted(info.registered),
+            "registered": info.registered,
+        }
+        for info in config.plugins.infos.values()
+    ]
+    if config.getoption("json"):
+        print(json.dumps(rows))
+        return ExitCode.OK
+    table = [
+        [r["plugin"], ", ".join(r["kinds"]) or "hooks", "; ".join(f"{k}: {', '.join(v)}" for k, v in r["registered"].items()), r["distribution"] or r["module"], r["version"] or ""]
+        for r in rows
+    ]
+    print(tabulate(table, headers=["plugin", "kinds", "registers", "distribution", "version"]))
+    for kind in KINDS:
+        print(f"{kind}: {', '.join(config.plugins.names(kind)) or '-'}")
+    return ExitCode.OK
+
+
+def cmd_show(config: Config) -> int:
+    if config.getoption("sample"):
+        return cmd_show_sample(config)
+    store = RunStore.open(config.results_dir, config.getoption("run_id"))
+    spec = store.read_spec()
+    records = store.read_records()
+    backends = spec.get("resolved", {}).get("backends", {})
+    print(f"run {spec['run_id']}  status {spec.get('status')}  started {spec.get('started_at')}  ended {spec.get('ended_at')}")
+    print(f"system {spec['system']['name']} {spec['system'].get('options') or ''}")
+    print(f"task {spec['task']['name']} {spec['task'].get('options') or ''}  dataset {spec['task']['dataset'].get('sha256', '')[:12]}")
+    for role, backend in backends.items():
+        print(f"backend[{role}] {backend.get('spec')}  {backend.get('base_urls', '')}")
+    print(f"sandbox {spec.get('resolved', {}).get('sandbox', {}).get('tier')}  selected {len(spec['selection']['selected'])}  repeats {spec.get('repeats')}")
+    if spec.get("stop_reason"):
+        print(f"stopped: {spec['stop_reason']}")
+    if config.getoption("failed"):
+        records = [r for r in records if not r.passed]
+    rows = [[r.node_id, r.repeat, r.status, r.llm_calls, r.input_tokens + r.output_tokens, f"{r.cost:.4f}", f"{r.latency:.2f}", (r.error or "")[:60]] for r in records]
+    print(tabulate(rows, headers=["sample", "repeat", "status", "calls", "tokens", "cost", "seconds", "error"]))
+    summary = store.read_summary()
+    if summary:
+        metrics = ", ".join(f"{k} {v:.3f}" for k, v in summary["metrics"].items() if v is not None)
+        print(f"{summary['counts']}  {metrics}")
+    return ExitCode.OK

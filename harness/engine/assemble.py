@@ -1,0 +1,223 @@
+"""Assembling a run from options: the system, the task, its resources, the selected samples, the
+run.json spec that records all of it, and the same again from run.json alone on ``--resume``."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.config import Config, parse_pairs
+from harness.context import Budget
+from harness.engine.scheduler import Run
+from harness.engine.selection import select, split_node_id
+from harness.errors import UsageError
+from harness.resources import DEFAULT_BACKEND, Resources
+from harness.store import RunStore, list_runs, new_run_id
+from harness.system import System
+from harness.task import Task
+from harness.types import Sample
+
+#: Options that describe this invocation, not the run: never replayed by --resume.
+NOT_REPLAYED = {"handler", "resume", "json", "run_id", "results_dir", "config", "plugins", "command"}
+
+
+def make_system(name: str, options: dict[str, str], config: Config) -> System:
+    return config.plugins.get("systems", name)(options)
+
+
+def make_task(name: str, options: dict[str, str], config: Config) -> Task:
+    return config.plugins.get("tasks", name)(options)
+
+
+def task_name(config: Config) -> str:
+    """--task, or the one task that the node ids name; UsageError listing the tasks otherwise."""
+    name = config.getoption("task")
+    if name:
+        return name
+    tasks = {split_node_id(n)[0] for n in config.getoption("node_ids", [])}
+    if len(tasks) == 1:
+        return tasks.pop()
+    known = ", ".join(config.plugins.names("tasks"))
+    raise UsageError(f"which task? Give --task NAME or node ids of one task. Known tasks: {known}")
+
+
+def check_positive(config: Config, *names: str) -> None:
+    for name in names:
+        value = config.getoption(name)
+        if value is not None and value < 1:
+            raise UsageError(f"--{name.replace('_', '-')} {value}: give a number >= 1")
+
+
+def latest_failures(config: Config, system: str, task: str, backend: str) -> tuple[str | None, set[str]]:
+    """(run id, node ids that did not pass) of the latest run of the same system/task/backend."""
+    for store in reversed(list_runs(config.results_dir)):
+        inv = store.read_spec().get("invocation", {})
+        if (inv.get("system"), inv.get("task"), inv.get("backend")) == (system, task, backend):
+            failed = {r.node_id for r in store.read_records() if not r.passed}
+            return store.run_id, failed
+    return None, set()
+
+
+def select_samples(task: Task, config: Config, node_ids: list[str], *, lf_key: tuple[str, str, str] | None = None) -> tuple[list[Sample], int, dict[str, Any]]:
+    """Apply node ids, -k, -m, the collection hook, --lf and --limit. Returns (selected, total, notes)."""
+    everything = task.samples()
+    chosen = select(everything, node_ids=node_ids, keyword=config.getoption("keyword"), marker=config.getoption("marker"))
+    config.plugins.hook.harness_collection_modifyitems(config=config, samples=chosen)
+    notes: dict[str, Any] = {}
+    if lf_key is not None:
+        run_id, failed = latest_failures(config, *lf_key)
+        notes["lf_from"] = run_id
+        narrowed = [s for s in chosen if s.node_id in failed]
+        if narrowed:
+            chosen = narrowed
+        else:  # pytest's default (--lfnf=all): nothing failed last time, so run everything selected
+            notes["lf_note"] = "no previous run" if run_id is None else f"no failures in run {run_id}"
+    limit = config.getoption("limit")
+    if limit is not None:
+        if limit < 0:
+            raise UsageError(f"--limit {limit}: give a number >= 0")
+        chosen = chosen[:limit]
+    return chosen, len(everything), notes
+
+
+def git_state(path: Path) -> dict[str, Any] | None:
+    try:
+        commit = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain"], capture_output=True, text=True, timeout=10)
+        return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def make_spec(run_id: str, invocation: dict[str, Any], system: System, task: Task, samples: list[Sample], selection: dict[str, Any], config: Config) -> dict[str, Any]:
+    """run.json: everything needed to reproduce the run. Backends and the sandbox are added under
+    ``resolved`` once they have started (their endpoints and image ids are known then)."""
+    return {
+        "run_id": run_id,
+        "status": "running",
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "ended_at": None,
+        "invocation": invocation,
+        "system": system.describe(),
+        "task": {"name": task.name, "version": task.version, "kind": task.kind, "options": task.options, "dataset": task.dataset_identity()},
+        "selection": selection | {"selected": [s.node_id for s in samples]},
+        "versions": {
+            "harness": __version__,
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "plugins": config.plugins.versions(),
+        },
+        "git": {"cwd": git_state(Path.cwd()), "harness": git_state(Path(__file__).resolve().parent.parent)},
+        "command": sys.argv,
+    }
+
+
+def invocation(config: Config, system: System, task: Task) -> dict[str, Any]:
+    """What --resume replays: the system, task and backend, and every JSON-able option."""
+    options = {k: v for k, v in vars(config.options).items() if k not in NOT_REPLAYED and isinstance(v, (str, int, float, bool, list, type(None)))}
+    options |= {"system": system.name, "task": task.name}
+    backend = (config.getoption("backend") or DEFAULT_BACKEND) if system.roles else None
+    return {"system": system.name, "task": task.name, "backend": backend, "options": options}
+
+
+def prepare(config: Config) -> tuple[System, Task, Resources]:
+    """The system, task and resources of a run, checked before any model call (the sandbox too)."""
+    check_positive(config, "repeats", "max_concurrency", "max_infra_errors")
+    system = make_system(config.getoption("system"), parse_pairs(config.getoption("system_opt"), "--system-opt"), config)
+    task = make_task(task_name(config), parse_pairs(config.getoption("task_opt"), "--task-opt"), config)
+    if task.kind not in system.kinds:
+        able = [name for name in config.plugins.names("tasks") if config.plugins.get("tasks", name).kind in system.kinds]
+        raise UsageError(
+            f"system {system.name!r} does {', '.join(sorted(system.kinds))} tasks; task {task.name!r} is a {task.kind!r} task. "
+            f"Tasks {system.name!r} can do: {', '.join(able) or 'none installed'}"
+        )
+    resources = Resources.resolve(config, f"system {system.name!r}", system.roles)
+    return system, task, resources
+
+
+def new_run(config: Config, samples: list[Sample] | None = None, selection: dict[str, Any] | None = None) -> Run:
+    """A new run folder with its run.json, and the Run that fills it. ``samples`` (with their
+    ``selection`` notes) overrides the command line's selection, as `harness score` does."""
+    system, task, resources = prepare(config)
+    if samples is None:
+        lf_key = (system.name, task.name, invocation(config, system, task)["backend"]) if config.getoption("lf") else None
+        samples, total, notes = select_samples(task, config, config.getoption("node_ids", []), lf_key=lf_key)
+        answered = [s for s in samples if system.attempts(s) != 0]
+        if len(answered) < len(samples):
+            notes["left_out_by_system"] = len(samples) - len(answered)
+            print(f"system {system.name}: has no answer for {len(samples) - len(answered)} of the {len(samples)} selected samples; they are left out", file=sys.stderr)
+            samples = answered
+        if not samples:
+            raise UsageError(f"no sample selected (0 of {total}); loosen -k/-m/node ids, or check `harness list --task {task.name}`")
+        if notes.get("lf_note"):
+            print(f"--lf: {notes['lf_note']}; running all {len(samples)} selected samples", file=sys.stderr)
+        selection = {
+            "node_ids": config.getoption("node_ids", []),
+            "keyword": config.getoption("keyword"),
+            "marker": config.getoption("marker"),
+            "limit": config.getoption("limit"),
+            "lf": bool(lf_key),
+            "total": total,
+        } | notes
+    store = RunStore.create(config.results_dir, config.getoption("run_id") or new_run_id(system.name, task.name))
+    spec = make_spec(store.run_id, invocation(config, system, task), system, task, samples, selection or {}, config)
+    spec |= {
+        "repeats": config.getoption("repeats", 1),
+        "seed": config.getoption("seed"),
+        "max_concurrency": config.getoption("max_concurrency", 4),
+        "max_cost": config.getoption("max_cost"),
+        "max_infra_errors": config.getoption("max_infra_errors"),
+    }
+    store.write_spec(spec)
+    return _make_run(config, store, spec, system, task, resources, samples)
+
+
+def resume_run(config: Config) -> Run:
+    """The Run of an interrupted run, rebuilt from its run.json alone."""
+    store = RunStore.open(config.results_dir, config.getoption("resume"))
+    spec = store.read_spec()
+    replayed = spec.get("invocation", {})
+    for key, value in replayed.get("options", {}).items():
+        setattr(config.options, key, value)
+    config.options.system, config.options.task = replayed.get("system"), replayed.get("task")
+    system, task, resources = prepare(config)
+    recorded = spec["task"]["dataset"].get("sha256")
+    if recorded and task.dataset_identity().get("sha256") != recorded:
+        raise UsageError(f"run {store.run_id}: the task's data changed since the run started (sha256 differs); start a new run instead of resuming")
+    by_node = {s.node_id: s for s in task.samples()}
+    missing = [n for n in spec["selection"]["selected"] if n not in by_node]
+    if missing:
+        raise UsageError(f"run {store.run_id}: samples {missing[:5]} no longer exist in task {task.name!r}")
+    store.drop_torn_tail()
+    spec["status"] = "running"
+    spec.setdefault("resumed_at", []).append(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    samples = [by_node[n] for n in spec["selection"]["selected"]]
+    run = _make_run(config, store, spec, system, task, resources, samples)
+    earlier = store.read_summary() or {}
+    run.earlier_wall_seconds = earlier.get("wall_seconds", 0.0)
+    run.budget.spent = sum(r.cost for r in store.read_records())  # --max-cost covers the whole run
+    return run
+
+
+def _make_run(config: Config, store: RunStore, spec: dict[str, Any], system: System, task: Task, resources: Resources, samples: list[Sample]) -> Run:
+    return Run(
+        store=store,
+        spec=spec,
+        plugins=config.plugins,
+        system=system,
+        task=task,
+        resources=resources,
+        samples=samples,
+        repeats=config.getoption("repeats", 1),
+        max_concurrency=config.getoption("max_concurrency", 4),
+        max_infra_errors=config.getoption("max_infra_errors"),
+        seed=config.getoption("seed"),
+        budget=Budget(limit=config.getoption("max_cost")),
+    )

@@ -1,0 +1,104 @@
+"""What a run holds open: the model backends of its roles and its sandbox.
+
+`Resources.resolve` turns options into (not yet started) objects and checks them before any
+work; ``async with resources.opened(log_dir):`` starts the sandbox and every backend and always
+closes them again, on success, error, Ctrl-C or SIGTERM alike. Runs, scoring and plugin
+commands such as ``harness sop`` all go through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.backend import Backend
+from harness.config import Config, parse_pairs
+from harness.errors import ConfigError, UsageError
+from harness.sandbox import Sandbox
+
+DEFAULT_BACKEND = "llamacpp:smollm2"
+DEFAULT_SANDBOX = "docker"
+
+
+def resolve_backend(spec: str, config: Config) -> Backend:
+    """``scheme:rest`` -> that scheme's backend; a bare NAME -> the models table's entry.
+
+    Raises UsageError naming the known schemes and models when ``spec`` matches neither."""
+    registry = config.plugins.registry["backends"]
+    scheme, sep, _ = spec.partition(":")
+    if sep and scheme in registry:
+        return registry[scheme].cls.from_spec(spec, config)
+    if spec in config.models:
+        return config.plugins.get("backends", config.models[spec].backend).from_spec(spec, config)
+    schemes = ", ".join(f"{s}:…" for s in sorted(registry)) or "none"
+    names = ", ".join(sorted(config.models)) or "none (no [models.NAME] in harness.toml)"
+    raise UsageError(f"unknown backend {spec!r}. Known schemes: {schemes}. Models in harness.toml: {names}.")
+
+
+def resolve_backends(default_spec: str | None, role_pairs: list[str] | None, config: Config, owner: str, roles: Iterable[str]) -> dict[str, Backend]:
+    """Role -> backend for the model ``roles`` of ``owner`` (a system, plus a task's own roles);
+    one instance per distinct spec, so roles sharing a spec share a server. No roles: no backend.
+
+    Raises ConfigError for --backend/--role given to an owner with no roles, or an unknown role."""
+    roles = tuple(roles)
+    if not roles:
+        if default_spec or role_pairs:
+            raise ConfigError(f"{owner} calls no model: drop --backend/--role")
+        return {}
+    specs = {"default": default_spec or DEFAULT_BACKEND} | parse_pairs(role_pairs, "--role")
+    unknown = set(specs) - set(roles) - {"default"}
+    if unknown:
+        raise ConfigError(f"{owner} has no role(s) {sorted(unknown)}; its roles: {', '.join(roles)}")
+    by_spec: dict[str, Backend] = {}
+    for spec in specs.values():
+        if spec not in by_spec:
+            by_spec[spec] = resolve_backend(spec, config)
+    return {role: by_spec[spec] for role, spec in specs.items()}
+
+
+def make_sandbox(name: str | None, config: Config) -> Sandbox:
+    """The sandbox tier ``name`` (default docker), after its preflight: raises SandboxUnavailable
+    (saying what to run) when the tier cannot work here, before any model is called."""
+    cls = config.plugins.get("sandboxes", name or DEFAULT_SANDBOX)
+    cls.preflight(config)
+    return cls(config)
+
+
+@dataclass
+class Resources:
+    """The backends by role and the sandbox of one run (or one command)."""
+
+    backends: dict[str, Backend]
+    sandbox: Sandbox
+
+    @classmethod
+    def resolve(cls, config: Config, owner: str, roles: Iterable[str]) -> Resources:
+        """From ``--backend``, ``--role`` and ``--sandbox``; nothing is started yet."""
+        sandbox = make_sandbox(config.getoption("sandbox"), config)
+        backends = resolve_backends(config.getoption("backend"), config.getoption("role"), config, owner, roles)
+        return cls(backends, sandbox)
+
+    @property
+    def distinct_backends(self) -> list[Backend]:
+        return list(dict.fromkeys(self.backends.values()))
+
+    @asynccontextmanager
+    async def opened(self, log_dir: Path) -> AsyncIterator[Resources]:
+        """Start the sandbox, then every backend (a managed server logs under ``log_dir/logs``);
+        close all of them on the way out, whatever happened. A failing close is printed and
+        does not stop the others from closing."""
+        try:
+            await self.sandbox.start()
+            for backend in self.distinct_backends:
+                await backend.start(log_dir)
+            yield self
+        finally:
+            for closing in [*(backend.close for backend in self.distinct_backends), self.sandbox.close]:
+                try:
+                    await asyncio.shield(closing())
+                except Exception:  # closing must go on for the others
+                    traceback.print_exc()
