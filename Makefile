@@ -6,8 +6,14 @@ STAMP   = $(VENV)/.installed
 
 .PHONY: run test setup sandbox vllm clean
 
+# The project's question on the embedded defaults: does the SOP company beat the model alone?
+# Both run on the same few problems (llama.cpp SmolLM2-135M, docker sandbox), then the leaderboard.
+MAIN_RESULTS ?= results/main
+MAIN_TASK    ?= humaneval --limit 5
 run: setup sandbox
-	$(BIN)/harness run --system direct --task humaneval --limit 5
+	$(BIN)/harness run --results-dir $(MAIN_RESULTS) --system direct --task $(MAIN_TASK)
+	$(BIN)/harness run --results-dir $(MAIN_RESULTS) --system sop --task $(MAIN_TASK) --system-opt max_tokens=256 --system-opt max_fix_rounds=1
+	$(BIN)/harness leaderboard --results-dir $(MAIN_RESULTS) --task $(firstword $(MAIN_TASK))
 
 test: setup sandbox vllm
 	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)

@@ -108,7 +108,14 @@ class RunStore:
     # --- samples.jsonl ------------------------------------------------------------------------
 
     def read_records(self) -> list[Record]:
-        return [Record.from_json(data) for data in self._iter_lines()]
+        """Every (sample, repeat)'s record, in the order first written; where a later line
+        re-ran the same (sample, repeat) (an infrastructure error retried by --resume), the
+        later line is the record."""
+        latest: dict[tuple[str, int], Record] = {}
+        for data in self._iter_lines():
+            record = Record.from_json(data)
+            latest[(record.node_id, record.repeat)] = record
+        return list(latest.values())
 
     def _iter_lines(self) -> Iterator[dict[str, Any]]:
         path = self.path / SAMPLES_FILE

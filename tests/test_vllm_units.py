@@ -140,3 +140,18 @@ def test_fleet_gives_each_server_its_gpus_and_the_same_command(tmp_path: Path) -
     argv = fleet.servers[0].argv_template
     assert argv == fleet.servers[1].argv_template
     assert argv[argv.index("--tensor-parallel-size") + 1] == "2" and argv[-1] == "--enforce-eager"
+
+
+def test_the_vllm_python_is_found_in_the_setup_venv_and_said(tmp_path, monkeypatch, capsys):
+    from harness_vllm.options import PYTHON_ENV, vllm_python
+
+    monkeypatch.delenv(PYTHON_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    python = tmp_path / ".venv-vllm" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("")
+    assert vllm_python(None) == str(python)
+    assert f"vllm: using {python}" in capsys.readouterr().err
+    assert vllm_python("/given/python") == "/given/python"
+    monkeypatch.setenv(PYTHON_ENV, "/env/python")
+    assert vllm_python(None) == "/env/python"

@@ -4,7 +4,6 @@ what a run recorded. Registered as the built-in plugin ``runs``."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from typing import Any
@@ -21,7 +20,7 @@ from harness.engine.assemble import (
     select_samples,
     task_name,
 )
-from harness.engine.scheduler import execute
+from harness.engine.scheduler import Run, execute_blocking
 from harness.errors import ExitCode
 from harness.plugins import KINDS
 from harness.store import RunStore
@@ -34,6 +33,12 @@ def add_selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-m", dest="marker", metavar="EXPR", help="marker expression over tags, as pytest -m")
     parser.add_argument("--limit", type=int, metavar="N", help="run at most the first N selected samples")
     parser.add_argument("--task-opt", action="append", metavar="K=V", help="task option (repeatable)")
+
+
+def interrupted(run: Run) -> ExitCode:
+    """Say where the records are and how to finish; the exit code of an interrupted run."""
+    print(f"interrupted: records kept in {run.store.path}; finish with `harness run --resume {run.id}`", file=sys.stderr)
+    return ExitCode.INTERRUPTED
 
 
 @hookimpl
@@ -80,11 +85,9 @@ def harness_add_commands(subparsers: Any, add_common: Any) -> None:
 
 def cmd_run(config: Config) -> int:
     run = resume_run(config) if config.getoption("resume") else new_run(config)
-    try:
-        summary = asyncio.run(execute(run))
-    except KeyboardInterrupt:
-        print(f"interrupted: records kept in {run.store.path}; finish with `harness run --resume {run.id}`", file=sys.stderr)
-        return ExitCode.INTERRUPTED
+    summary = execute_blocking(run)
+    if summary is None:
+        return interrupted(run)
     if config.getoption("json"):
         print(json.dumps(summary, default=str))
     else:

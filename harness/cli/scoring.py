@@ -15,7 +15,6 @@ behave exactly as in ``harness run``. This module is registered as the plugin ``
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from typing import Any
 from tabulate import tabulate
 
 from harness import hookimpl
+from harness.cli.runs import interrupted
 from harness.codetasks.external import (
     External,
     match_ids,
@@ -34,7 +34,7 @@ from harness.codetasks.external import (
 from harness.codetasks.task import CodeTask, records_sha256
 from harness.config import Config, parse_pairs
 from harness.engine.assemble import make_task, new_run
-from harness.engine.scheduler import Run, execute
+from harness.engine.scheduler import Run, execute_blocking
 from harness.errors import ExitCode, UsageError
 from harness.task import Task
 
@@ -49,6 +49,14 @@ def _task(config: Config, name: str) -> Task:
     return make_task(name, options, config)
 
 
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM stopped a scoring run; its records are kept."""
+
+    def __init__(self, run: Run) -> None:
+        super().__init__(run.id)
+        self.run = run
+
+
 def _run_external(config: Config, task: Task, path: Path, completions: dict[str, list[str]]) -> Run:
     """Score ``completions`` (sample id -> texts, from the samples file ``path``) as a run of
     system external: run.json then holds all that ``harness run --resume`` needs. A problem
@@ -61,11 +69,19 @@ def _run_external(config: Config, task: Task, path: Path, completions: dict[str,
     samples = [s for s in everything if s.id in completions]
     selection = {"node_ids": [], "keyword": None, "marker": None, "limit": None, "lf": False, "total": len(everything)}
     run = new_run(config, samples, selection)
-    asyncio.run(execute(run))
+    if execute_blocking(run) is None:
+        raise Interrupted(run)
     return run
 
 
 def cmd_score(config: Config) -> int:
+    try:
+        return _score(config)
+    except Interrupted as stop:
+        return interrupted(stop.run)
+
+
+def _score(config: Config) -> int:
     path = Path(config.getoption("samples_file")).resolve()
     task = _task(config, config.getoption("task"))
     matched, unmatched = match_ids(read_completions(path), [s.id for s in task.samples()])
@@ -102,6 +118,13 @@ def _failures(run: Run, known: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def cmd_check_task(config: Config) -> int:
+    try:
+        return _check_task(config)
+    except Interrupted as stop:
+        return interrupted(stop.run)
+
+
+def _check_task(config: Config) -> int:
     task = _task(config, config.getoption("task_name"))
     if not isinstance(task, CodeTask):
         raise UsageError(f"task {task.name!r} has no reference solutions to check (only code tasks do)")

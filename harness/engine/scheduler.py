@@ -54,8 +54,9 @@ class Run:
         return self.store.run_id
 
     def pending(self) -> list[tuple[Sample, int]]:
-        """(sample, repeat) pairs with no record yet, in selection order."""
-        done = {(r.node_id, r.repeat) for r in self.store.read_records()}
+        """(sample, repeat) pairs with no verdict yet, in selection order: never attempted, or
+        attempted and lost to an infrastructure error (which is never the system's verdict)."""
+        done = {(r.node_id, r.repeat) for r in self.store.read_records() if r.scored}
         return [(s, k) for s in self.samples for k in range(self._attempts(s)) if (s.node_id, k) not in done]
 
     def _attempts(self, sample: Sample) -> int:
@@ -215,6 +216,15 @@ async def execute(run: Run) -> dict[str, Any]:
         run.store.write_spec(run.spec)
         run.plugins.hook.harness_run_finish(run=info, summary=summary)
     return summary
+
+
+def execute_blocking(run: Run) -> dict[str, Any] | None:
+    """`execute` in a fresh event loop; None when Ctrl-C or SIGTERM interrupted it (the records
+    written so far, run.json and summary.json are kept and the run is resumable)."""
+    try:
+        return asyncio.run(execute(run))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        return None
 
 
 def summarize(run: Run, status: str) -> dict[str, Any]:

