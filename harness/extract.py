@@ -28,17 +28,19 @@ prompt and the list of decisions taken, which the task records with the sample:
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import re
 import warnings
 from collections.abc import Iterable
 
 from harness.fences import FencedBlock, fenced_blocks
-from harness.pruning import bound_names, is_main_guard, needed_statements
+from harness.pruning import bound_names, is_main_guard, needed_statements, source_segment
 
 _THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.DOTALL | re.IGNORECASE)
 _DELIMITED = re.compile(r"\[BEGIN\](.*?)(?:\[DONE\]|\Z)", re.DOTALL)
-_PYTHON_TAGS = {"", "python", "python3", "py", "py3"}
+#: Info-string languages read as Python (``pycon``: an interpreter session).
+_PYTHON_TAGS = {"", "python", "python3", "py", "py3", "pycon"}
 #: Lines that may start a run of code in an unfenced reply.
 _CODE_START = re.compile(r"^\s*(?:async\s+def|def|class|import|from\s+\S+\s+import|@)\b|^[ \t]+\S")
 #: An interpreter session's prompts: ``>>>`` starts a statement, ``...`` continues it.
@@ -56,9 +58,11 @@ def _strip_think(reply: str, decisions: list[str]) -> str:
     return stripped
 
 
+@functools.lru_cache(maxsize=256)
 def parse_python(code: str) -> ast.Module | None:
     """The module's AST, or None when it does not parse (its warnings, such as invalid escape
-    sequences in old code, are not shown)."""
+    sequences in old code, are not shown). Cached: extraction parses the same code several
+    times; callers must not change the tree."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -153,18 +157,45 @@ def _starts_with_code(text: str) -> bool:
 
 
 def _python_blocks(text: str, decisions: list[str]) -> list[str]:
-    """The Python (or untagged) fenced blocks of ``text``, in order (harness.fences)."""
+    """The code of the Python (or untagged) fenced blocks of ``text``, in order (harness.fences)."""
     blocks = fenced_blocks(text)
-    if blocks and not blocks[0].info.strip():
-        before = "\n".join(text.split("\n")[: blocks[0].line])
-        if _starts_with_code(before):
-            decisions.append("the reply starts with code closed by a fence: took it as the first block")
-            blocks = fenced_blocks(blocks[0].fence + "\n" + text)
-    return [_cleaned(block.code, decisions) for block in blocks if _is_python(block)]
+    if _starts_before_a_closing_fence(text, blocks):
+        decisions.append("the reply starts with code closed by a fence: took it as the first block")
+        blocks = fenced_blocks(blocks[0].fence + "\n" + text)
+    return [_block_code(block, decisions) for block in blocks if block.language in _PYTHON_TAGS]
 
 
-def _is_python(block: FencedBlock) -> bool:
-    return block.language in _PYTHON_TAGS
+def _starts_before_a_closing_fence(text: str, blocks: list[FencedBlock]) -> bool:
+    """True if ``text`` starts with code and its first fence, a bare one, closes that code: what
+    CommonMark would have the fence open is not code (prose, or nothing)."""
+    if not blocks or blocks[0].info.strip():
+        return False
+    before = "\n".join(text.split("\n")[: blocks[0].line])
+    return _starts_with_code(before) and not _starts_with_code(blocks[0].code)
+
+
+def _block_code(block: FencedBlock, decisions: list[str]) -> str:
+    """A block's code. One that does not parse is cut at a closing fence glued to the end of a
+    line of code, or has its interpreter-session lines turned into code."""
+    if _parses(block.code):
+        return block.code
+    cut = _cut_at_glued_fence(block.code, block.fence)
+    if cut is not None and _parses(cut):
+        decisions.append("cut a block at its closing fence, glued to the end of a line of code")
+        return cut
+    return _cleaned(block.code, decisions)
+
+
+def _cut_at_glued_fence(code: str, fence: str) -> str | None:
+    """``code`` up to the first line ending in a closing fence (the fence's character, at least as
+    many times) right after code, as in ``return x`` followed by the fence; None without one."""
+    char = re.escape(fence[0])
+    glued = re.compile(rf"^(.*[^{char}\s])[ \t]*{char}{{{len(fence)},}}[ \t]*$")
+    lines = code.split("\n")
+    for index, line in enumerate(lines):
+        if match := glued.match(line):
+            return "\n".join([*lines[:index], match.group(1)]) + "\n"
+    return None
 
 
 def _choose_block(blocks: list[str], entry_point: str, decisions: list[str]) -> str:
@@ -268,18 +299,13 @@ def _find_code(text: str, entry_point: str, prompt: str, decisions: list[str]) -
 # --- keeping what the solution needs -----------------------------------------------------------
 
 
-def _segment(lines: list[str], node: ast.stmt) -> str:
-    start = min([d.lineno for d in getattr(node, "decorator_list", [])] + [node.lineno]) - 1
-    return "\n".join(lines[start : node.end_lineno])
-
-
 def _keep_needed(code: str, entry_point: str, roots: set[str], decisions: list[str]) -> str:
     """The statements of ``code`` the solution needs (harness.pruning), in order."""
     tree = parse_python(code)
     if tree is None:
         decisions.append("code does not parse; kept as is")
         return code
-    kept = needed_statements(tree, entry_point, roots)
+    kept = needed_statements(code, tree, entry_point, roots)
     dropped = [node for node, keep in zip(tree.body, kept) if not keep]
     if not dropped:
         return code.rstrip("\n") + "\n"
@@ -287,7 +313,7 @@ def _keep_needed(code: str, entry_point: str, roots: set[str], decisions: list[s
     what = f" (unused definitions: {', '.join(names)})" if names else ""
     decisions.append(f"dropped {len(dropped)} top-level statement(s) the entry point does not need{what}")
     lines = code.split("\n")
-    return "\n".join(_segment(lines, node) for node, keep in zip(tree.body, kept) if keep) + "\n"
+    return "\n".join(source_segment(lines, node) for node, keep in zip(tree.body, kept) if keep) + "\n"
 
 
 def _as_body(code: str, prompt: str, decisions: list[str]) -> str:

@@ -20,11 +20,11 @@ import re
 from dataclasses import dataclass
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 _MARKDOWN = MarkdownIt("commonmark")
-#: An opening fence ending a line of prose, with at most a language tag after it; the prose
-#: holds no backtick (that would make an inline code span).
-_MIDLINE_OPENER = re.compile(r"^(?P<prose>[^`\n]*?[^`\s])[ \t]*(?P<fence>`{3,}|~{3,})(?P<info>[ \t]*[\w+#.-]*[ \t]*)$")
+#: An opening fence ending a line of prose, with at most a language tag after it.
+_MIDLINE_OPENER = re.compile(r"^(?P<prose>[^\n]*?[^`~\s])[ \t]*(?P<fence>`{3,}|~{3,})(?P<info>[ \t]*[\w+#.-]*[ \t]*)$")
 #: A fence line at any indentation: (indentation, fence, info string).
 _FENCE_LINE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^\n]*)$")
 #: Indentation CommonMark allows before a fence outside containers.
@@ -34,8 +34,9 @@ _MAX_FENCE_INDENT = 3
 @dataclass(frozen=True)
 class FencedBlock:
     """One fenced block: its info string (``python title=x.py``), its content (the code, without
-    the fences and with the container's indentation removed), its opening fence (``````, ``~~~~``)
-    and the index of the opening fence's line in the text given to `fenced_blocks`."""
+    the fences and with the container's indentation removed), its opening fence (three or more
+    backticks or tildes) and the index of the opening fence's line in the text given to
+    `fenced_blocks`."""
 
     info: str
     code: str
@@ -53,9 +54,8 @@ def fenced_blocks(text: str) -> list[FencedBlock]:
     """Every fenced block of ``text`` (lines separated by ``\\n``), in order, after repairing the
     fences CommonMark does not have (module docstring). A block inside an indented code block
     (fences indented 4 spaces at the top of a reply) is found too."""
-    lines = _repaired(text.split("\n"))
     blocks = []
-    for token in _MARKDOWN.parse("\n".join(lines)):
+    for token in _repaired(text.split("\n")):
         if token.type == "fence" and token.map:
             blocks.append(FencedBlock(token.info, token.content, token.markup, token.map[0]))
         elif token.type == "code_block" and token.map and any(_FENCE_LINE.match(line) for line in token.content.split("\n")):
@@ -63,34 +63,35 @@ def fenced_blocks(text: str) -> list[FencedBlock]:
     return blocks
 
 
-def _code_lines(lines: list[str]) -> set[int]:
-    """Indices of the lines markdown-it-py reads as code (fenced or indented blocks)."""
-    covered: set[int] = set()
-    for token in _MARKDOWN.parse("\n".join(lines)):
-        if token.type in ("fence", "code_block") and token.map:
-            covered.update(range(*token.map))
-    return covered
-
-
-def _repaired(lines: list[str]) -> list[str]:
-    """``lines`` with each opening fence that CommonMark misses, outside the blocks it finds,
-    made a fence on a line of its own (one at a time: each repair can change what follows)."""
-    lines = list(lines)
-    for _ in range(len(lines)):
-        covered = _code_lines(lines)
+def _repaired(lines: list[str]) -> list[Token]:
+    """markdown-it-py's tokens of ``lines`` once each opening fence that CommonMark misses,
+    outside the blocks it finds, is made a fence on a line of its own (one at a time: each repair
+    can change what follows; a repaired line is never missed again, so at most one repair a line)."""
+    for _ in range(len(lines) + 1):
+        tokens = _MARKDOWN.parse("\n".join(lines))
+        covered = {i for token in tokens if token.type in ("fence", "code_block") and token.map for i in range(*token.map)}
         index = next((i for i in range(len(lines)) if i not in covered and _missed_opener(lines[i])), None)
         if index is None:
             break
         lines = _repair_at(lines, index)
-    return lines
+    return tokens
 
 
 def _missed_opener(line: str) -> bool:
     midline = _MIDLINE_OPENER.match(line)
-    if midline and "~~~" not in midline["prose"] and (midline["info"].strip() or midline["prose"].endswith(":")):
+    if midline and _opens_after_prose(midline["prose"], midline["fence"], midline["info"]):
         return True
     fence = _FENCE_LINE.match(line)
     return bool(fence) and len(fence["indent"].expandtabs(4)) > _MAX_FENCE_INDENT and "`" not in fence["info"]
+
+
+def _opens_after_prose(prose: str, fence: str, info: str) -> bool:
+    """True if a fence ending a line of prose opens a block: it carries a language tag or follows
+    a colon, and it does not close an inline code span (a run of as many backticks in the
+    prose: ``Call ```f()``` ``) nor hide in a line that is a fence itself."""
+    if not (info.strip() or prose.endswith(":")) or _FENCE_LINE.match(prose):
+        return False
+    return fence[0] == "~" or len(fence) not in {len(run) for run in re.findall(r"`+", prose)}
 
 
 def _repair_at(lines: list[str], index: int) -> list[str]:

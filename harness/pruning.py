@@ -31,6 +31,7 @@ from __future__ import annotations
 import ast
 import builtins
 import symtable
+import warnings
 from dataclasses import dataclass, field
 
 #: Top-level calls that configure the interpreter rather than exercise the code: kept.
@@ -53,13 +54,15 @@ class _Statement:
     kept: bool = field(default=False)
 
 
-def needed_statements(tree: ast.Module, entry_point: str, roots: set[str]) -> list[bool]:
-    """For each statement of ``tree.body``, whether the solution needs it (module docstring).
-    ``roots``: the names the tests use, the entry point among them."""
-    functions = {node.name: _global_changes(node) for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+def needed_statements(source: str, tree: ast.Module, entry_point: str, roots: set[str]) -> list[bool]:
+    """For each statement of ``tree.body`` (the AST of ``source``), whether the solution needs it
+    (module docstring). ``roots``: the names the tests use, the entry point among them."""
+    lines = source.split("\n")
+    tables = [_symbol_table(source_segment(lines, node)) for node in tree.body]
+    functions = {node.name: _global_changes(node, table) for node, table in zip(tree.body, tables) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
     statements = [
-        _Statement(node, bound_names(node), _global_uses(node), _changed_names(node, functions), _is_driver(node, entry_point))
-        for node in tree.body
+        _Statement(node, bound_names(node), _global_uses(node, table), _changed_names(node, functions), _is_driver(node, entry_point))
+        for node, table in zip(tree.body, tables)
     ]
     defined = set().union(*(s.binds for s in statements if isinstance(s.node, _DEFINITIONS)))
     candidates = [s for s in statements if not is_main_guard(s.node) and not _imports_own_definition(s.node, defined)]
@@ -114,12 +117,28 @@ def bound_names(node: ast.AST) -> set[str]:
     return names
 
 
-def _global_uses(node: ast.stmt) -> set[str]:
+def source_segment(lines: list[str], node: ast.stmt) -> str:
+    """The source lines of a top-level statement, its decorators included."""
+    start = min([d.lineno for d in getattr(node, "decorator_list", [])] + [node.lineno]) - 1
+    return "\n".join(lines[start : node.end_lineno])
+
+
+def _symbol_table(segment: str) -> symtable.SymbolTable | None:
+    """The symbol table of a statement's source (warnings such as invalid escape sequences not
+    shown); None when the compiler refuses it (``nonlocal`` at the top level)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return symtable.symtable(segment, "<statement>", "exec")
+        except SyntaxError:
+            return None
+
+
+def _global_uses(node: ast.stmt, table: symtable.SymbolTable | None) -> set[str]:
     """The global names a statement reads, by Python's scoping rules: a function's parameters
-    and locals are not among them, the globals its body reads are."""
-    try:
-        table = symtable.symtable(ast.unparse(node), "<statement>", "exec")
-    except SyntaxError:  # e.g. `nonlocal` at the top level: every name mentioned
+    and locals are not among them, the globals its body reads are. Without a symbol table: every
+    name the statement mentions."""
+    if table is None:
         return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
     return _referenced(table, top=True)
 
@@ -154,14 +173,13 @@ def _mutated_names(nodes: list[ast.stmt]) -> set[str]:
     return {name for name in names if name}
 
 
-def _global_changes(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+def _global_changes(function: ast.FunctionDef | ast.AsyncFunctionDef, table: symtable.SymbolTable | None) -> set[str]:
     """The globals a top-level function changes when called: those it declares ``global`` and
     assigns, and those whose state it changes (`_mutated_names`)."""
-    try:
-        table = symtable.symtable(ast.unparse(function), "<function>", "exec")
-        scope = next(t for t in table.get_children() if t.get_name() == function.name and t.get_type() == "function")
-    except (SyntaxError, StopIteration):
+    scopes = [t for t in table.get_children() if t.get_name() == function.name and t.get_type() == "function"] if table else []
+    if not scopes:
         return set()
+    scope = scopes[-1]
     declared = {s.get_name() for s in scope.get_symbols() if s.is_declared_global() and s.is_assigned()}
     return declared | (_mutated_names(function.body) & {s.get_name() for s in scope.get_symbols() if s.is_global()})
 

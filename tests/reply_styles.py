@@ -93,6 +93,8 @@ KEPT: dict[str, Style] = {
     "main guard and prints": lambda p: fenced(f"{full(p)}\n\nif __name__ == '__main__':\n    print({p['entry_point']}.__name__)\n"),
     "own unittest": lambda p: fenced(f"{full(p)}\n\nimport unittest\n\n\nclass T(unittest.TestCase):\n    def test(self):\n        self.assertTrue(callable({p['entry_point']}))\n\n\nunittest.main()\n"),
     "CRLF line endings": lambda p: fenced(full(p)).replace("\n", "\r\n"),
+    "closing fence glued to the last line": lambda p: f"```python\n{full(p).rstrip()}```\nDone.\n",
+    "mid-line fence after inline code": lambda p: f"Here is `{p['entry_point']}`: {fenced(full(p))}Done.\n",
 }
 
 #: Reply styles of issue 10, section 2 (each 0/60 for us in its differential test against evalplus).

@@ -305,3 +305,23 @@ def test_nothing_dropped_keeps_the_code_verbatim():
     reply = "```python\nimport math\n\n# a helper\ndef _sq(x):\n    return x * x\n\n\ndef f(x):\n    return math.sqrt(_sq(x))\n```"
     code, decisions = extract_code(reply, "f")
     assert code == reply.removeprefix("```python\n").removesuffix("```") and not any("dropped" in d for d in decisions)
+
+
+MORE_FENCES = {
+    "closing fence glued to the last line": "```python\ndef add(a, b):\n    return a + b```\nDone.\n\nUsage:\n\n```python\nprint(add(1, 2))\n```",
+    "mid-line fence after inline code": "Here is `add`: ```python\ndef add(a, b):\n    return a + b\n```\nDone.",
+    "pycon session defining the function": "```pycon\n>>> def add(a, b):\n...     return a + b\n...\n>>> add(2, 3)\n5\n```",
+}
+
+
+@pytest.mark.parametrize("name", MORE_FENCES)
+def test_more_fences(name):
+    code, decisions = extract_code(MORE_FENCES[name], "add", PROMPT)
+    assert run(PROMPT, code) == 5 and "Done" not in code and "`" not in code and "print" not in code, (code, decisions)
+
+
+def test_code_then_a_bare_fence_opening_more_code_is_not_a_closing_fence():
+    """Only a fence followed by prose (or nothing) closes code the reply starts with."""
+    reply = "print('Solution follows')\n```\ndef add(a, b):\n    return a + b\n```\n"
+    code, decisions = extract_code(reply, "add", PROMPT)
+    assert code == "def add(a, b):\n    return a + b\n" and not any("starts with code" in d for d in decisions)
