@@ -110,6 +110,8 @@ def _reads_as_body(code: str) -> bool:
 
 
 def _defines(code: str, name: str) -> bool:
+    """True if ``code`` binds ``name`` at its top level (outside ``__main__`` blocks); for code
+    that does not parse, if it has a ``def name(`` line."""
     tree = parse_python(code)
     if tree is not None:
         return any(name in bound_names(node) for node in tree.body if not is_main_guard(node))
@@ -199,6 +201,8 @@ def _cut_at_glued_fence(code: str, fence: str) -> str | None:
 
 
 def _choose_block(blocks: list[str], entry_point: str, decisions: list[str]) -> str:
+    """The code of the fenced blocks: joined when one defines the entry point and they parse
+    together, else one block (module docstring, step 2)."""
     parsing = [b for b in blocks if parse_python(b) is not None]
     defining = [i for i, b in enumerate(blocks) if _defines(b, entry_point)]
     if defining and len(parsing) > 1 and parse_python("\n".join(parsing)) is not None:
@@ -280,6 +284,7 @@ def _continues(prompt: str, code: str) -> bool:
 
 
 def _find_code(text: str, entry_point: str, prompt: str, decisions: list[str]) -> str:
+    """The code of a reply (module docstring, step 2); "" when there is none."""
     delimited = _DELIMITED.search(text)
     if delimited:
         decisions.append("took the code between [BEGIN] and [DONE]")

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from harness.extract import extract_code
 from harness.fences import fenced_blocks
 
-WORDS = ["Here", "is", "the", "code", "solution", "it", "works", "for", "all", "inputs", "note", "`f(x)`", "**bold**", "_em_", "(see", "below)", "x", "=", "1", "#", "tests"]
+WORDS = ["Here", "is", "the", "code", "```x```", "``y``", "~~z~~", "solution", "it", "works", "for", "all", "inputs", "note", "`f(x)`", "**bold**", "_em_", "(see", "below)", "x", "=", "1", "#", "tests"]
 LINE_STARTS = ["", "", "", "- ", "* ", "1. ", "> ", "## ", "  "]
 INFOS = ["", "python", "py", "Python3", "python3", "python title=\"solution.py\"", "py {.numberLines}", "python3 linenums=\"1\""]
 

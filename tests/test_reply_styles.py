@@ -53,6 +53,7 @@ def style_verdicts(sandbox):
     return {name: {task_id: (outcomes[key].status, outcomes[key].output[-300:]) for task_id, key in by_task.items()} for name, by_task in rendered.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("style", STYLES, ids=lambda s: s + (" [issue10]" if s in ISSUE10 else ""))
 def test_every_canonical_solution_passes_in_every_reply_style(style_verdicts, style):
     verdicts = style_verdicts[style]
