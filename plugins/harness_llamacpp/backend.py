@@ -18,7 +18,7 @@ from harness import (
     ModelConfig,
     UsageError,
 )
-from harness.serving.managed import ManagedServer
+from harness.serving.managed import ManagedServer, StateCallback
 from harness_llamacpp.model import DEFAULT_MODEL, require_server, resolve_model
 
 N_CTX = 4096
@@ -26,9 +26,9 @@ N_CTX = 4096
 STARTUP_TIMEOUT = 180.0
 
 
-def llama_server(model_path: Path, alias: str) -> ManagedServer:
+def llama_server(model_path: Path, alias: str, on_state: StateCallback | None = None) -> ManagedServer:
     """llama.cpp's OpenAI-compatible server for one GGUF, serving it under the name ``alias``
-    with the chat template stored in the GGUF."""
+    with the chat template stored in the GGUF; ``on_state`` hears of its start-up and stop."""
     argv = [
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(model_path),
@@ -37,7 +37,7 @@ def llama_server(model_path: Path, alias: str) -> ManagedServer:
         "--host", "{host}",
         "--port", "{port}",
     ]  # fmt: skip
-    return ManagedServer("llamacpp", argv, startup_timeout=STARTUP_TIMEOUT)
+    return ManagedServer("llamacpp", argv, startup_timeout=STARTUP_TIMEOUT, on_state=on_state)
 
 
 def llama_dialect(request: CompletionRequest) -> CompletionRequest:
@@ -64,7 +64,7 @@ class LlamaCppBackend(Backend):
         super().__init__(spec, config)
         self.model_path = model_path
         self.alias = alias
-        self.server = llama_server(model_path, alias)
+        self.server = llama_server(model_path, alias, self.report_server)
         self._client: OpenAIBackend | None = None
 
     @classmethod
@@ -94,6 +94,10 @@ class LlamaCppBackend(Backend):
                 await self._client.close()
         finally:
             await self.server.stop()
+
+    def server_seconds(self) -> float:
+        """The server's uptime (it has no price per hour: `serving` reports it unpriced)."""
+        return self.server.uptime
 
     def describe(self) -> dict[str, Any]:
         return {

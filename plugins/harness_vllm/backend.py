@@ -36,6 +36,9 @@ class VLLMBackend(Backend):
     def __init__(self, spec: str, config: Config, fleet: Fleet) -> None:
         super().__init__(spec, config)
         self.fleet = fleet
+        self.hour_price = fleet.options.hour_price
+        for server in fleet.servers:
+            server.on_state = self.report_server
         self.features = BASE_FEATURES | (TOOL_FEATURES if "--tool-call-parser" in fleet.options.vllm_args else frozenset())
         self.vllm_version: str | None = None
         self._client: OpenAIBackend | None = None
@@ -66,6 +69,10 @@ class VLLMBackend(Backend):
         self.fleet.check()  # a fleet that is all gone fails at once
         return await self.client.complete(request)
 
+    def server_seconds(self) -> float:
+        """The fleet's servers' uptimes, summed: charged at ``--hour-price`` per server-hour."""
+        return self.fleet.server_seconds
+
     async def close(self) -> None:
         try:
             if self._client is not None:
@@ -83,6 +90,7 @@ class VLLMBackend(Backend):
             "launcher": self.fleet.launcher.describe(),
             "features": sorted(self.features),
             "base_urls": self.fleet.base_urls,
+            "hour_price": self.hour_price,
             "servers": self.fleet.describe(),
         }
         if self._client is not None:
