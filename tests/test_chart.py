@@ -7,7 +7,16 @@ import itertools
 
 import pytest
 
-from harness.results.chart import COST, SECONDS, TOKENS, Point, choose_axis, draw, pareto_front, task_charts
+from harness.results.chart import (
+    COST,
+    SECONDS,
+    TOKENS,
+    Point,
+    choose_axis,
+    draw,
+    pareto_front,
+    task_charts,
+)
 
 
 def row(system: str, pass1: float | None, *, cost: float = 0.0, priced: bool = True, tokens: float = 100.0, seconds: float = 2.0, task: str = "humaneval") -> dict:

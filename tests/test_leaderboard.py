@@ -180,7 +180,7 @@ def test_a_run_with_no_scored_sample_is_never_pooled(tmp_path, capsys):
     runs, left_out = load_runs(results)
     assert [r.run_id for r in runs] == ["good"]
     assert left_out == [("broke", "status budget_exhausted with no scored sample"), ("infra", "status budget_exhausted with no scored sample")]
-    code, out, err = board(results, capsys, "--format", "json")
+    _, out, err = board(results, capsys, "--format", "json")
     assert [row["runs"] for row in json.loads(out)] == [["good"]] and "broke (status budget_exhausted with no scored sample)" in err
 
 

@@ -87,7 +87,9 @@ def cmd_report(config: Config) -> int:
     output, figures = config.getoption("output"), config.getoption("figures")
     if not output and not figures:
         raise UsageError("harness report: give --output FILE.html (the page), --figures DIR (the charts as PDF and PNG), or both")
-    from harness.results import chart  # matplotlib and jinja2 load only for this command
+    from harness.results import (
+        chart,  # matplotlib and jinja2 load only for this command
+    )
     from harness.results.html_report import render_report
 
     runs, left_out = load_runs(config.results_dir, config.getoption("task"))

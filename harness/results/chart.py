@@ -22,13 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
-
-matplotlib.use("Agg")  # no display: figures are only written
-
-import matplotlib.pyplot as plt  # noqa: E402 - after choosing the backend
-from adjustText import adjust_text  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from adjustText import adjust_text
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 FRONT_GREEN = "#2da44e"  # points on the Pareto front
 FRONT_LINE = "#17803d"
@@ -192,7 +188,7 @@ def to_svg(fig: Figure, salt: str, label: str) -> str:
     """The figure as an ``<svg>`` element for inlining: text kept as text, ids unique per
     ``salt``, ``label`` its accessible name."""
     out = io.StringIO()
-    with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt}):
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt}):
         fig.savefig(out, format="svg")
     svg = out.getvalue()
     svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg[svg.index("<svg") :], flags=re.DOTALL)
