@@ -232,13 +232,29 @@ def test_report_needs_an_output_or_figures(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def local_report(tmp_path_factory) -> Path:
-    """Two real runs of the embedded llama.cpp model (short and long answers): no price at all."""
+    """Local models only: two real runs of the embedded llama.cpp model (short and long answers),
+    which have no price, and one of the same model behind a models-table endpoint at $3.60 an hour."""
+    import asyncio
+
+    from harness_llamacpp.backend import llama_server
+
+    from harness.serving.shipped import smollm2_gguf
+
     root = tmp_path_factory.mktemp("local")
     for max_tokens in (16, 96):
         run = harness("run", "--system", "direct", "--task", "humaneval", "--limit", "2", "--sandbox", "local",
                       "--backend", "llamacpp:smollm2", "--system-opt", f"max_tokens={max_tokens}", cwd=root)  # fmt: skip
         assert run.returncode in (0, 1), run.stderr
         assert "server llamacpp on port" in run.stderr and ") ready after" in run.stderr  # start-up shown per server
+    server = llama_server(smollm2_gguf(), "smollm2")
+    asyncio.run(server.start(root / "endpoint"))
+    try:
+        (root / "harness.toml").write_text(f'[models.smol]\nbase_url = "{server.base_url}"\nmodel = "smollm2"\nhour_price = 3.6\n')
+        run = harness("run", "--system", "direct", "--task", "humaneval", "--limit", "2", "--sandbox", "local",
+                      "--backend", "smol", "--system-opt", "max_tokens=48", cwd=root)  # fmt: skip
+        assert run.returncode in (0, 1), run.stderr
+    finally:
+        server.stop_now()
     output = root / "report.html"
     assert main(["report", "--results-dir", str(root / "results"), "--output", str(output)]) == 0
     return output
@@ -247,12 +263,17 @@ def local_report(tmp_path_factory) -> Path:
 @pytest.mark.model
 def test_local_models_only_give_a_chart_against_tokens_that_is_not_one_dot(local_report, tmp_path):
     summaries = [json.loads(p.read_text()) for p in (local_report.parent / "results").glob("*/summary.json")]
-    assert len(summaries) == 2
-    for summary in summaries:  # the server time is recorded, unpriced
-        entry = summary["serving"]["llamacpp:smollm2"]
+    serving = sorted(((spec, entry) for summary in summaries for spec, entry in summary["serving"].items()), key=lambda item: item[0])
+    assert [spec for spec, _ in serving] == ["llamacpp:smollm2", "llamacpp:smollm2", "smol"]
+    for _, entry in serving[:2]:  # the embedded server's time is recorded, unpriced
         assert entry["server_seconds"] > 0 and entry["hour_price"] is None and entry["cost"] is None
+    priced = serving[2][1]  # the endpoint, held for the run at $3.60 an hour: a cent a thousand seconds
+    assert priced["hour_price"] == 3.6 and priced["cost"] == pytest.approx(priced["server_seconds"] / 1000, abs=1e-6) and priced["cost"] > 0
+    rows = {row["models"]: row for row in json.loads(harness("leaderboard", "--format", "json", cwd=local_report.parent).stdout)}
+    assert rows["smol"]["priced"] and rows["smol"]["cost"] == pytest.approx(priced["cost"], abs=1e-6)
+    assert not rows["llamacpp:smollm2"]["priced"]
     html = local_report.read_text()
-    assert "x: tokens per sample, not cost: no price for direct · llamacpp:smollm2" in html
+    assert "x: tokens per sample, not cost: no price for direct · llamacpp:smollm2 (give" in html  # only those lack one
     assert ">n/a<" in html  # the leaderboard does not claim $0
     image = screenshot(tmp_path, local_report, height=1300)
     pixels = numpy.asarray(image)

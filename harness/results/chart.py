@@ -133,10 +133,14 @@ def _x_limits(xs: list[float]) -> tuple[float, float, bool]:
 
 
 def _y_limits(points: list[Point]) -> tuple[float, float]:
+    """Around the points and their intervals, within [0, 1] plus a sliver so that a point at 0 or
+    1 is not cut by the frame."""
     low = min(min(p.low, p.y) for p in points)
     high = max(max(p.high, p.y) for p in points)
     pad = max(0.05, (high - low) * 0.12)
-    return max(-0.02, low - pad), min(1.02, high + pad)  # a point at 0 or 1 is not cut by the frame
+    bottom, top = max(0.0, low - pad), min(1.0, high + pad)
+    sliver = (top - bottom) * 0.04
+    return bottom - sliver, top + sliver
 
 
 def draw(points: list[Point], axis: Axis, task: str) -> Figure:
