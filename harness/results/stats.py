@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-from scipy import stats
-
 #: Resamples for an interval; fixed, like the seed, so that a table printed twice is the same table.
 RESAMPLES = 2000
 SEED = 0
@@ -28,6 +25,9 @@ def bootstrap_mean_ci(values: Sequence[float], *, level: float = 0.95, resamples
         raise ValueError("no values to resample")
     if len(values) == 1:
         return (float(values[0]), float(values[0]))
+    import numpy as np  # scipy takes a second to import: only when an interval is drawn
+    from scipy import stats
+
     result = stats.bootstrap(
         (np.asarray(values, dtype=float),),
         np.mean,
@@ -48,4 +48,6 @@ def mcnemar_exact_p(wins: int, losses: int) -> float:
         raise ValueError(f"counts must be >= 0, got {wins} and {losses}")
     if wins + losses == 0:
         return 1.0
+    from scipy import stats
+
     return float(stats.binomtest(wins, wins + losses, 0.5, alternative="two-sided").pvalue)
