@@ -38,17 +38,23 @@ def resolve_backend(spec: str, config: Config) -> Backend:
     raise UsageError(f"unknown backend {spec!r}. Known schemes: {schemes}. Models in harness.toml: {names}.")
 
 
-def resolve_backends(default_spec: str | None, role_pairs: list[str] | None, config: Config, system: System) -> dict[str, Backend]:
+def resolve_backends(
+    default_spec: str | None, role_pairs: list[str] | None, config: Config, system: System, task: Task | None = None
+) -> dict[str, Backend]:
     """Role -> backend; one instance per distinct spec (roles sharing a spec share a server).
-    A system with no model roles (one that replays answers made elsewhere) gets none."""
-    if not system.roles:
+    Roles are the system's and the task's own (a dialog task's ``user`` and ``judge``); a role
+    without ``--role ROLE=SPEC`` uses the default backend. A run where neither calls a model
+    (a system that replays answers made elsewhere on a code task) gets none."""
+    task_roles = tuple(task.roles) if task is not None else ()
+    if not system.roles and not task_roles:
         if default_spec or role_pairs:
             raise ConfigError(f"system {system.name!r} calls no model: drop --backend/--role")
         return {}
     specs = {"default": default_spec or DEFAULT_BACKEND} | parse_pairs(role_pairs, "--role")
-    unknown = set(specs) - set(system.roles) - {"default"}
+    unknown = set(specs) - set(system.roles) - set(task_roles) - {"default"}
     if unknown:
-        raise ConfigError(f"system {system.name!r} has no role(s) {sorted(unknown)}; its roles: {', '.join(system.roles)}")
+        known = [f"{role} (system {system.name})" for role in system.roles] + [f"{role} (task {task.name})" for role in task_roles]
+        raise ConfigError(f"no role(s) {sorted(unknown)} in this run; its roles: {', '.join(known)}")
     by_spec: dict[str, Backend] = {}
     for spec in specs.values():
         if spec not in by_spec:

@@ -67,12 +67,25 @@ def _prepare(config: Config) -> tuple[System, Task, dict, Sandbox]:
     _check_positive(config, "repeats", "max_concurrency")
     system = make_system(config.getoption("system"), parse_pairs(config.getoption("system_opt"), "--system-opt"), config)
     task = make_task(_task_name(config), parse_pairs(config.getoption("task_opt"), "--task-opt"), config)
-    if task.kind not in system.kinds:
-        raise UsageError(f"system {system.name!r} handles {sorted(system.kinds)} tasks; task {task.name!r} is a {task.kind!r} task")
+    check_kinds(config, system, task)
     sandbox = make_sandbox(config.getoption("sandbox"), config)
     type(sandbox).preflight(config)
-    backends = resolve_backends(config.getoption("backend"), config.getoption("role"), config, system)
+    backends = resolve_backends(config.getoption("backend"), config.getoption("role"), config, system, task)
     return system, task, backends, sandbox
+
+
+def check_kinds(config: Config, system: System, task: Task) -> None:
+    """Refuse, before anything starts, a system that cannot do the task's kind of task; the
+    message names the tasks it can do and the systems that can do this task."""
+    if task.kind in system.kinds:
+        return
+    registry = config.plugins.registry
+    its_tasks = sorted(n for n, r in registry["tasks"].items() if getattr(r.cls, "kind", "code") in system.kinds)
+    able = sorted(n for n, r in registry["systems"].items() if task.kind in getattr(r.cls, "kinds", ()))
+    raise UsageError(
+        f"system {system.name!r} cannot do {task.kind} tasks such as {task.name!r}: it does {'/'.join(sorted(system.kinds))} tasks "
+        f"({', '.join(its_tasks) or 'none installed'}). Systems that can do {task.name!r}: {', '.join(able) or 'none installed'}."
+    )
 
 
 def _new_run(config: Config) -> Run:

@@ -20,7 +20,7 @@ from typing import Any
 from harness.context import Budget, SampleContext
 from harness.errors import BackendError, SandboxError
 from harness.llm import Backend
-from harness.metrics import mean_over_samples, pass_at_k, pass_hat_k
+from harness.metrics import mean_over_samples, pass_at_k, pass_hat_k, pass_hat_k_curve
 from harness.plugins import Plugins
 from harness.sandbox import Sandbox
 from harness.store import RunStore
@@ -80,7 +80,10 @@ async def _attempt(run: Run, sample: Sample, repeat: int) -> dict[str, Any]:
     error: str | None = None
     solve_seconds = score_seconds = 0.0
     try:
-        answer = await run.system.solve(sample, ctx)
+        if run.task.kind == "dialog":  # the task plays the episode; the system is its agent
+            answer = await run.task.play(sample, run.system, ctx)
+        else:
+            answer = await run.system.solve(sample, ctx)
         solve_seconds = time.monotonic() - started
         scored = time.monotonic()
         outcome = await run.task.score(sample, answer, ctx)
@@ -95,6 +98,8 @@ async def _attempt(run: Run, sample: Sample, repeat: int) -> dict[str, Any]:
         solve_seconds = time.monotonic() - started
     transcript_ref = run.store.write_transcript(sample.node_id, repeat, ctx.transcript)
     roles = {role: meter.as_dict() for role, meter in ctx.meters.items()}
+    # The system's calls, tokens and cost; a task's own roles (simulated user, judge) stay in `roles`.
+    system_meters = [meter for role, meter in roles.items() if role not in run.task.roles]
     return {
         "node_id": sample.node_id,
         "sample_id": sample.id,
@@ -109,10 +114,10 @@ async def _attempt(run: Run, sample: Sample, repeat: int) -> dict[str, Any]:
         "details": to_dict(outcome.details),
         "error": error,
         "roles": roles,
-        "llm_calls": sum(m["calls"] for m in roles.values()),
-        "input_tokens": sum(m["input_tokens"] for m in roles.values()),
-        "output_tokens": sum(m["output_tokens"] for m in roles.values()),
-        "cost": round(sum(m["cost"] for m in roles.values()), 8),
+        "llm_calls": sum(m["calls"] for m in system_meters),
+        "input_tokens": sum(m["input_tokens"] for m in system_meters),
+        "output_tokens": sum(m["output_tokens"] for m in system_meters),
+        "cost": round(sum(m["cost"] for m in system_meters), 8),
         "latency": round(time.monotonic() - started, 4),
         "solve_seconds": round(solve_seconds, 4),
         "score_seconds": round(score_seconds, 4),
@@ -200,7 +205,7 @@ async def execute(run: Run) -> dict[str, Any]:
 
 def summarize(run: Run, status: str) -> dict[str, Any]:
     records = run.store.read_records()
-    return summarize_records(records, repeats=run.repeats) | {
+    return summarize_records(records, repeats=run.repeats, kind=run.task.kind) | {
         "run_id": run.id,
         "results": str(run.store.path),
         "status": status,
@@ -210,8 +215,11 @@ def summarize(run: Run, status: str) -> dict[str, Any]:
     }
 
 
-def summarize_records(records: list[dict[str, Any]], repeats: int = 1) -> dict[str, Any]:
-    """Counts, pass@k / pass^k over scored attempts (infra errors are not the system's), tokens, cost."""
+def summarize_records(records: list[dict[str, Any]], repeats: int = 1, kind: str = "code") -> dict[str, Any]:
+    """Counts, pass@k / pass^k over scored attempts (infra errors are not the system's), tokens,
+    cost (the system's roles; ``cost_by_role`` has every role, a task's simulated user and judge
+    included). For dialog tasks, pass^k for every k up to the fewest scored attempts of any
+    sample and ``avg_reward`` (the mean score of the scored attempts), as tau-bench reports them."""
     counts = Counter(r["status"] for r in records)
     per_sample: dict[str, list[bool]] = defaultdict(list)
     for r in records:
@@ -223,6 +231,10 @@ def summarize_records(records: list[dict[str, Any]], repeats: int = 1) -> dict[s
         metrics[f"pass@{k}"] = mean_over_samples(pairs, k, pass_at_k)
         if k > 1:
             metrics[f"pass^{k}"] = mean_over_samples(pairs, k, pass_hat_k)
+    if kind == "dialog":
+        metrics |= {f"pass^{k}": value for k, value in pass_hat_k_curve(pairs).items()}
+        scores = [r.get("score", 0.0) for r in records if r["status"] != "infra_error"]
+        metrics["avg_reward"] = sum(scores) / len(scores) if scores else None
     return {
         "counts": {status: counts.get(status, 0) for status in ("passed", "failed", "error", "timeout", "infra_error")},
         "attempts": len(records),
@@ -234,4 +246,17 @@ def summarize_records(records: list[dict[str, Any]], repeats: int = 1) -> dict[s
         },
         "llm_calls": sum(r.get("llm_calls", 0) for r in records),
         "cost": round(sum(r.get("cost", 0.0) for r in records), 8),
+        "cost_by_role": _by_role(records),
     }
+
+
+def _by_role(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Role -> calls, tokens in/out and cost (USD) summed over the records."""
+    totals: dict[str, dict[str, Any]] = {}
+    for record in records:
+        for role, meter in (record.get("roles") or {}).items():
+            total = totals.setdefault(role, {"calls": 0, "input_tokens": 0, "output_tokens": 0, "cost": 0.0})
+            for key in ("calls", "input_tokens", "output_tokens"):
+                total[key] += meter.get(key, 0)
+            total["cost"] = round(total["cost"] + meter.get("cost", 0.0), 8)
+    return totals

