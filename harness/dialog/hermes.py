@@ -18,45 +18,52 @@ from typing import Any
 from harness.types import Message, ToolCall
 
 OPEN, CLOSE = "<tool_call>", "</tool_call>"
-_BLOCK = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.DOTALL)
 _NAME = re.compile(r'"name"\s*:\s*"([^"]*)"')
+_SEPARATORS = " \t\r\n,"
 
 
 def parse_tool_calls(text: str) -> tuple[str, list[ToolCall]]:
     """Split a reply into (text outside the blocks, stripped; the calls, in order).
 
-    A block may hold several JSON objects. ``arguments`` (or ``parameters``) is kept as JSON
-    text: an object is re-serialized, a string is kept as written. A block that is not valid
-    JSON (a reply cut off by max_tokens, a model's typo) still yields a call, with the name
-    found in it (or "") and the block's raw text as arguments, so that the caller can answer it
-    with a tool error instead of losing it. Call ids are left empty for the caller to assign."""
+    A block may hold several JSON objects; the closing tag may be missing (a reply cut off by
+    max_tokens), and a JSON string may contain the tags. ``arguments`` (or ``parameters``) is
+    kept as JSON text: an object is re-serialized, a string is kept as written. A block that is
+    not valid JSON (a model's typo, a cut-off object) still yields a call, with the name found
+    in it (or "") and the block's raw text as arguments, so that the caller can answer it with a
+    tool error instead of losing it. Call ids are left empty for the caller to assign."""
     calls: list[ToolCall] = []
-    for block in _BLOCK.findall(text):
-        calls.extend(_calls_in(block.strip()))
-    rest = _BLOCK.sub("", text).strip()
-    return rest, calls
+    prose: list[str] = []
+    pos = 0
+    while (start := text.find(OPEN, pos)) >= 0:
+        prose.append(text[pos:start])
+        found, pos = _block(text, start + len(OPEN))
+        calls.extend(found)
+    prose.append(text[pos:])
+    return "".join(prose).strip(), calls
 
 
-def _calls_in(block: str) -> list[ToolCall]:
+def _block(text: str, pos: int) -> tuple[list[ToolCall], int]:
+    """The calls of the block whose body starts at ``pos``, and where the text after it starts."""
     decoder = json.JSONDecoder()
     found: list[ToolCall] = []
-    pos = 0
-    while pos < len(block):
+    while True:
+        while pos < len(text) and text[pos] in _SEPARATORS:
+            pos += 1
+        if text.startswith(CLOSE, pos):
+            return found, pos + len(CLOSE)
         try:
-            value, end = decoder.raw_decode(block, pos)
+            value, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError:
             break
         if not isinstance(value, dict):
             break
         found.append(_call_from(value))
         pos = end
-        while pos < len(block) and block[pos] in " \t\r\n,":
-            pos += 1
-    if pos < len(block) or not found:  # unreadable text left over: keep it as a malformed call
-        remainder = block[pos:]
-        match = _NAME.search(remainder)
-        found.append(ToolCall("", match.group(1) if match else "", remainder))
-    return found
+    close = text.find(CLOSE, pos)  # unreadable: the rest of the block is one malformed call
+    remainder = text[pos:] if close < 0 else text[pos:close]
+    match = _NAME.search(remainder)
+    found.append(ToolCall("", match.group(1) if match else "", remainder.strip()))
+    return found, len(text) if close < 0 else close + len(CLOSE)
 
 
 def _call_from(value: dict[str, Any]) -> ToolCall:

@@ -56,7 +56,7 @@ def _failing_assertions(task: Any, env: Any) -> list[Any]:
     return [a for a in task.evaluation_criteria.env_assertions or [] if not env.run_env_assertion(a, raise_assertion_error=False)]
 
 
-def unsatisfiable(task: Any, make_env: Callable[[], Any]) -> str | None:
+def unsatisfiable(task: Any, make_env: Callable[[], Any], has_user_tools: bool) -> str | None:
     """Why a scripted run cannot reach reward 1 on ``task``, or None when it can. ``make_env``
     gives a fresh environment of the task's domain."""
     from tau2.data_model.tasks import RewardType
@@ -65,17 +65,16 @@ def unsatisfiable(task: Any, make_env: Callable[[], Any]) -> str | None:
     if criteria is None:
         return None
     basis = set(criteria.reward_basis)
-    env = make_env()
     if RewardType.NL_ASSERTION in basis:
         return "reward basis has NL_ASSERTION: only a judge model can grade it"
     if RewardType.COMMUNICATE in basis:
         for info in _communicate_info(task):
             if "," in info:
                 return f"communicate_info {info!r} holds a comma: the package's check removes commas from the agent's message but not from the info, so no message matches it"
-    if env.user_tools is None and any(a.requestor == "user" for a in _gold_actions(task)):
+    if not has_user_tools and any(a.requestor == "user" for a in _gold_actions(task)):
         return "a gold action is the user's, but the domain gives the user no tools"
     if RewardType.ENV_ASSERTION in basis:
-        failing = _failing_assertions(task, env)
+        failing = _failing_assertions(task, make_env())
         if failing:
             names = ", ".join(f"{a.func_name}({json.dumps(a.arguments)})" for a in failing)
             return f"environment assertion(s) {names} do not hold after the gold actions alone"

@@ -45,6 +45,14 @@ def _int_option(options: dict[str, str], key: str, default: int, task: str) -> i
     return value
 
 
+def _without_timestamps(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_timestamps(v) for k, v in value.items() if k != "timestamp"}
+    if isinstance(value, list):
+        return [_without_timestamps(v) for v in value]
+    return value
+
+
 class Tau2Task(DialogTask):
     """One tau2 domain. Options (``--task-opt``): ``split`` (default ``base``; the domain's
     ``splits``), ``max_steps`` (default 200), ``max_errors`` (default 10), ``user`` (``model``,
@@ -116,9 +124,11 @@ class Tau2Task(DialogTask):
 
     def dataset_identity(self) -> dict[str, Any]:
         """Package and version, domain, split, count, and the sha256 of the canonical JSON of the
-        split's tasks (the package's Task models, sorted keys)."""
+        split's tasks (the package's Task models, sorted keys, without the ``timestamp`` the
+        package stamps on history messages when it loads them)."""
         version = require_tau2()
-        canonical = json.dumps([t.model_dump(mode="json") for t in self.tau2_tasks.values()], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        tasks = [_without_timestamps(t.model_dump(mode="json")) for t in self.tau2_tasks.values()]
+        canonical = json.dumps(tasks, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return {
             "source": f"package:{DISTRIBUTION}",
             "version": version,
@@ -192,7 +202,8 @@ class Tau2Task(DialogTask):
     # --- check-task ----------------------------------------------------------------------
 
     def reference_check(self) -> ReferenceCheck:
-        reasons = {task_id: unsatisfiable(task, self._environment) for task_id, task in self.tau2_tasks.items()}
+        has_user_tools = self._environment().user_tools is not None
+        reasons = {task_id: unsatisfiable(task, self._environment, has_user_tools) for task_id, task in self.tau2_tasks.items()}
         return ReferenceCheck(GoldAgent({}, self.tau2_tasks), {k: v for k, v in reasons.items() if v})
 
 
