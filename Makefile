@@ -18,7 +18,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -e '.[embedded,test]'
+	$(BIN)/pip install -e '.[embedded,test,tau2]'
 	touch $@
 
 # A Docker engine and the offline sandbox image (debootstrap + docker import; skipped when present).

@@ -13,6 +13,8 @@ and are left out of them, as in summary.json; they still count for cost and late
   sample is resampled, not the attempt, because repeats of one sample are correlated.
 - ``pass@k`` / ``pass^k`` (unbiased estimators, `harness.metrics`) for k in 2, 5, 10 and the
   largest k every sample allows (the fewest scored attempts of any sample).
+- ``avg_reward``: the mean score of the scored attempts (a dialog task's reward; shown in the
+  table when a row is a dialog task, as tau-bench reports it beside pass^k).
 - ``cost`` in USD and ``cost_per_sample``: the mean cost of one attempt at one sample.
 - ``median_latency``: the median seconds of one attempt; ``wall_seconds``: the runs' wall time.
 """
@@ -172,8 +174,11 @@ def _row(group: list[RunData], pairs: list[tuple[int, int]], ks: list[int]) -> d
     for k in ks:  # None where some sample has fewer than k scored attempts
         row[f"pass@{k}"] = mean_over_samples(pairs, k, pass_at_k)
         row[f"pass^{k}"] = mean_over_samples(pairs, k, pass_hat_k)
+    scores = [r.get("score", 0.0) for r in records if r["status"] != "infra_error"]
+    row["avg_reward"] = sum(scores) / len(scores) if scores else None
     cost = sum(r.get("cost", 0.0) for r in records)
     return row | {
+        "kind": first.spec["task"].get("kind", "code"),
         "cost": round(cost, 8),
         "cost_per_sample": round(cost / len(records), 8) if records else None,
         "input_tokens": sum(r.get("input_tokens", 0) for r in records),
@@ -216,6 +221,8 @@ def _num(value: float | None, spec: str) -> str:
 def display_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """(headers, cells): the leaderboard as a person reads it, numbers formatted."""
     metrics = k_metrics(rows[0]) if rows else []
+    if any(row.get("kind") == "dialog" for row in rows):
+        metrics.append("avg_reward")  # tau-bench's average reward, beside its pass^k
     headers = ["task", "system", "models", "options", "n", "pass@1 [95% CI]", *metrics]
     headers += ["cost $", "$/sample", "tokens in/out", "latency p50 s", "wall s", "sandbox", "harness", "date"]
     cells = []

