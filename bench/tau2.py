@@ -11,14 +11,15 @@ are run
   prefix and ``api_base`` pointing at that server; ``skip_failed_samples`` so that one failed
   simulation does not abort its run), with ``max_concurrency`` C,
 
-each in its own process. It prints simulations per hour of each (from the time of the run
-itself, and from the whole process with interpreter start and imports), their ratio (goal:
+each in its own process, ``--rounds`` times in alternating order (the best of each side is
+kept). It prints simulations per hour of each (from the time of the run itself, and from the
+whole process with interpreter start and imports), their ratio (goal:
 harness / tau2 >= 1.0), and the rate of ``harness run`` at its default concurrency (4). Model
 calls per simulation and terminations are printed beside: the runners do not hold identical
 dialogs (the package reads only structured tool calls; the harness also reads ``<tool_call>``
 text), so the number of calls per simulation says how comparable the work was.
 
-    python bench/tau2.py [-n 3] [--trials 1] [-c 3] [--max-steps 6] [--max-tokens 48] [--model PATH.gguf]
+    python bench/tau2.py [-n 3] [--trials 1] [-c 3] [--max-steps 6] [--max-tokens 48] [--rounds 2] [--model PATH.gguf]
 """
 
 from __future__ import annotations
@@ -57,18 +58,21 @@ TAU2_SCRIPT = textwrap.dedent(
             user="user_simulator", llm_user="openai/" + params["alias"], llm_args_user=dict(llm_args),
             max_steps=params["max_steps"], max_concurrency=params["concurrency"], results_dir=params["results_dir"],
             save_to="tau2-bench-run", skip_failed_samples=True, log_level="ERROR",
+            llm_args_judge={},  # run_domain copies it; the default (None) fails in 26.3
         )
         started = time.monotonic()
         results = run_domain(config)
         seconds = time.monotonic() - started
     simulations = results.simulations
-    calls = sum(1 for s in simulations for m in s.messages if m.role in ("assistant", "user") and getattr(m, "usage", None))
+    usages = [m.usage for s in simulations for m in s.messages if m.role in ("assistant", "user") and getattr(m, "usage", None)]
+    calls = len(usages)
+    tokens = {"input": sum(u.get("prompt_tokens") or 0 for u in usages), "output": sum(u.get("completion_tokens") or 0 for u in usages)}
     terminations = {}
     for s in simulations:
         terminations[s.termination_reason.value] = terminations.get(s.termination_reason.value, 0) + 1
     rewards = [s.reward_info.reward for s in simulations if s.reward_info is not None]
     print(json.dumps({"run_seconds": seconds, "simulations": len(simulations), "skipped": sum(s.skipped for s in simulations),
-                      "calls": calls, "terminations": terminations, "avg_reward": sum(rewards) / max(1, len(rewards))}))
+                      "calls": calls, "tokens": tokens, "terminations": terminations, "avg_reward": sum(rewards) / max(1, len(rewards))}))
     """
 )
 
@@ -80,6 +84,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("-c", "--concurrency", type=int, default=TAU2_DEFAULT_CONCURRENCY, help="simulations in flight on both sides, default 3 (tau2's default)")
     parser.add_argument("--max-steps", type=int, default=6)
     parser.add_argument("--max-tokens", type=int, default=48, help="per model call, agent and user")
+    parser.add_argument("--rounds", type=int, default=2, help="measure each side this many times (order alternating), keep the best")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="a .gguf path, or smollm2 (default)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object too")
     return parser.parse_args()
@@ -112,16 +117,20 @@ def harness_run(workdir: Path, args: argparse.Namespace, run_id: str, concurrenc
         "process_seconds": process_seconds,
         "simulations": summary["attempts"],
         "calls": sum(role["calls"] for role in summary["cost_by_role"].values()),
+        "tokens": {
+            "input": sum(role["input_tokens"] for role in summary["cost_by_role"].values()),
+            "output": sum(role["output_tokens"] for role in summary["cost_by_role"].values()),
+        },
         "terminations": terminations,
         "counts": summary["counts"],
         "avg_reward": summary["metrics"].get("avg_reward"),
     }
 
 
-def tau2_run(workdir: Path, args: argparse.Namespace, base_url: str, alias: str) -> dict[str, Any]:
+def tau2_run(workdir: Path, args: argparse.Namespace, base_url: str, alias: str, round_no: int) -> dict[str, Any]:
     params = {
         "n": args.n, "trials": args.trials, "max_tokens": args.max_tokens, "max_steps": args.max_steps,
-        "concurrency": args.concurrency, "base_url": base_url, "alias": alias, "results_dir": str(workdir / "tau2-results"),
+        "concurrency": args.concurrency, "base_url": base_url, "alias": alias, "results_dir": str(workdir / f"tau2-results-{round_no}"),
     }  # fmt: skip
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-c", TAU2_SCRIPT, json.dumps(params)], capture_output=True, text=True, cwd=workdir)
@@ -145,18 +154,28 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         await server.start(workdir)
         try:
             (workdir / "harness.toml").write_text(f'[models.{MODEL_NAME}]\nbase_url = "{server.base_url}"\nmodel = "{alias}"\n')
-            tau2 = await asyncio.to_thread(tau2_run, workdir, args, server.base_url, alias)
-            equal = await asyncio.to_thread(harness_run, workdir, args, "equal", args.concurrency)
-            default = await asyncio.to_thread(harness_run, workdir, args, "default", None)
+            sides: dict[str, list[dict[str, Any]]] = {"tau2": [], "harness": [], "harness_default": []}
+            for round_no in range(args.rounds):
+                # alternate the order, so that no side always runs on a warmer server or a quieter machine
+                order = ["tau2", "harness", "harness_default"]
+                for side in order if round_no % 2 == 0 else order[::-1]:
+                    if side == "tau2":
+                        sides[side].append(await asyncio.to_thread(tau2_run, workdir, args, server.base_url, alias, round_no))
+                    else:
+                        concurrency = args.concurrency if side == "harness" else None
+                        sides[side].append(await asyncio.to_thread(harness_run, workdir, args, f"{side}-{round_no}", concurrency))
         finally:
             await server.stop()
+    tau2, equal, default = (min(sides[s], key=lambda r: r["run_seconds"]) for s in ("tau2", "harness", "harness_default"))
     for side in (tau2, equal, default):
         side["per_hour"] = per_hour(side["simulations"], side["run_seconds"])
         side["per_hour_process"] = per_hour(side["simulations"], side["process_seconds"])
         side["calls_per_simulation"] = side["calls"] / max(1, side["simulations"])
     return {
         "tasks": args.n, "trials": args.trials, "concurrency": args.concurrency, "max_steps": args.max_steps,
-        "max_tokens": args.max_tokens, "model": str(model_path), "tau2": tau2, "harness": equal, "harness_default": default,
+        "max_tokens": args.max_tokens, "model": str(model_path), "rounds": args.rounds,
+        "every_round_seconds": {side: [round(r["run_seconds"], 1) for r in runs] for side, runs in sides.items()},
+        "tau2": tau2, "harness": equal, "harness_default": default,
         "ratio": equal["per_hour"] / tau2["per_hour"], "ratio_process": equal["per_hour_process"] / tau2["per_hour_process"],
         "ratio_default": default["per_hour"] / tau2["per_hour"],
     }  # fmt: skip
@@ -167,6 +186,7 @@ def report(result: dict[str, Any]) -> str:
         return (
             f"{label}: {side['per_hour']:8.1f} simulations/hour ({side['simulations']} in {side['run_seconds']:.1f} s; "
             f"whole process {side['per_hour_process']:.1f}/hour), {side['calls_per_simulation']:.1f} model calls per simulation, "
+            f"tokens in/out {side['tokens']['input']:,}/{side['tokens']['output']:,}, "
             f"terminations {side['terminations']}, average reward {side['avg_reward']}"
         )
 
@@ -179,6 +199,7 @@ def report(result: dict[str, Any]) -> str:
             line(f"harness run, default concurrency {HARNESS_DEFAULT_CONCURRENCY}    ", result["harness_default"]),
             f"harness / tau2 at equal concurrency: {result['ratio']:.2f} (goal >= 1.0); whole processes: {result['ratio_process']:.2f}; "
             f"harness at its default concurrency / tau2: {result['ratio_default']:.2f}",
+            f"best of {result['rounds']} round(s); every round (s): {result['every_round_seconds']}",
         ]
     )
 

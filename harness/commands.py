@@ -138,7 +138,8 @@ def _resume_run(config: Config) -> Run:
     run = _make_run(config, store, spec, system, task, backends, sandbox, samples)
     earlier = store.read_summary() or {}
     run.earlier_wall_seconds = earlier.get("wall_seconds", 0.0)
-    run.budget.spent = sum(r.get("cost", 0.0) for r in store.read_records())  # --max-cost covers the whole run
+    # --max-cost covers the whole run, every role's spending (a dialog task's simulated user too)
+    run.budget.spent = sum(sum(m.get("cost", 0.0) for m in (r.get("roles") or {}).values()) for r in store.read_records())
     return run
 
 
@@ -160,6 +161,10 @@ def _make_run(config: Config, store: RunStore, spec: dict, system: System, task:
 
 
 def cmd_run(config: Config) -> int:
+    if not config.getoption("resume"):
+        members = config.plugins.get("tasks", _task_name(config)).members
+        if members:
+            return _run_suite(config, members)
     run = _resume_run(config) if config.getoption("resume") else _new_run(config)
     try:
         summary = asyncio.run(execute(run))
@@ -171,6 +176,45 @@ def cmd_run(config: Config) -> int:
     else:
         print(run.store.path)
     return EXIT_INFRA if summary["counts"]["infra_error"] else EXIT_OK
+
+
+def _run_suite(config: Config, members: tuple[str, ...]) -> int:
+    """Run each member task of a suite in turn with the same options, one run folder each (each
+    resumable on its own), then print one summary of all of them."""
+    suite = _task_name(config)
+    if config.getoption("node_ids"):
+        raise UsageError(f"task {suite!r} is a suite of {', '.join(members)}: select with -k/-m, or give node ids with --task MEMBER")
+    options = parse_pairs(config.getoption("task_opt"), "--task-opt")
+    for name in members:  # every member's options are checked before anything starts
+        make_task(name, options, config)
+    run_id = config.getoption("run_id")
+    summaries = []
+    for name in members:
+        config.options.task = name
+        if run_id:
+            config.options.run_id = f"{run_id}-{name}"
+        run = _new_run(config)
+        try:
+            summary = asyncio.run(execute(run))
+        except KeyboardInterrupt:
+            done = ", ".join(s["run_id"] for s in summaries)
+            print(f"interrupted in {name}: finish it with `harness run --resume {run.id}`" + (f" (done: {done})" if done else ""), file=sys.stderr)
+            return EXIT_INTERRUPTED
+        summaries.append(summary | {"task": name})
+    if config.getoption("json"):
+        print(json.dumps({"suite": suite, "runs": summaries}, default=str))
+    else:
+        keys = sorted({k for s in summaries for k, v in s["metrics"].items() if v is not None and k != "pass@1"}, key=lambda k: (k[:5], len(k), k))
+        rows = [
+            [s["task"], s["run_id"], s["counts"]["passed"], s["attempts"], s["counts"]["infra_error"], *(_fmt(s["metrics"].get(k)) for k in keys), f"{s['cost']:.4f}", f"{s['wall_seconds']:.0f}"]
+            for s in summaries
+        ]
+        print(tabulate(rows, headers=["task", "run", "passed", "attempts", "infra errors", *keys, "cost $", "wall s"]))
+    return EXIT_INFRA if any(s["counts"]["infra_error"] for s in summaries) else EXIT_OK
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
 
 
 def cmd_list(config: Config) -> int:

@@ -47,6 +47,8 @@ class TerminalReporter:
     @hookimpl
     def harness_run_start(self, run: Any) -> None:
         self.total = len(run.pending())
+        self.done = self.passed = self.tokens = 0  # a suite runs several runs in one process
+        self.cost = 0.0
         self.started = time.monotonic()
         header = f"run {run.id}: system {run.system.name}, task {run.task.name}, {len(run.samples)} samples x {run.repeats}"
         header += f", {self.total} to do, sandbox {run.sandbox.name}"

@@ -23,6 +23,9 @@ class Task:
     #: Model roles the task itself calls (a simulated user, a judge); ``--role ROLE=SPEC`` may
     #: give each its own backend. Their cost is recorded per role, not as the system's.
     roles: ClassVar[tuple[str, ...]] = ()
+    #: A suite names other tasks (``tau2`` -> the three tau2 domains): ``harness run --task
+    #: SUITE`` runs each member in turn, one run folder each, and prints one summary at the end.
+    members: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, options: dict[str, str]) -> None:
         self.options = dict(options)

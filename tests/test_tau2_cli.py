@@ -93,3 +93,24 @@ def test_bad_task_options_name_the_fix(workdir):
     assert proc.returncode == 2 and "base, train, test" in proc.stderr
     proc = harness("run", *PLUGINS, "--task", "tau2-mock", "--task-opt", "max_steps=0", cwd=workdir)
     assert proc.returncode == 2 and "max_steps" in proc.stderr
+
+
+def test_the_tau2_suite_runs_each_domain_in_its_own_run_and_sums_up(workdir):
+    proc = harness("run", *PLUGINS, "--task", "tau2", "--limit", "1", "--backend", "dialog:create", "--sandbox", "local",
+                   "--run-id", "suite", "--json", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    result = last_json(proc.stdout)
+    assert result["suite"] == "tau2" and [s["task"] for s in result["runs"]] == ["tau2-retail", "tau2-telecom", "tau2-airline"]
+    assert [s["run_id"] for s in result["runs"]] == ["suite-tau2-retail", "suite-tau2-telecom", "suite-tau2-airline"]
+    for summary in result["runs"]:
+        assert summary["attempts"] == 1 and "avg_reward" in summary["metrics"]
+        spec = json.loads((workdir / "results" / summary["run_id"] / "run.json").read_text())
+        assert spec["invocation"]["task"] == summary["task"] and spec["status"] == "finished"
+    listed = harness("list", *PLUGINS, "--task", "tau2", cwd=workdir)
+    assert listed.stdout.splitlines()[-1] == "278 selected / 278 total"  # 114 + 114 + 50
+
+
+def test_a_suite_checks_every_members_options_before_anything_starts(workdir):
+    proc = harness("run", *PLUGINS, "--task", "tau2", "--task-opt", "split=small", "--backend", "dialog:create", cwd=workdir)
+    assert proc.returncode == 2 and "tau2-retail" in proc.stderr and "split='small'" in proc.stderr
+    assert not (workdir / "results").exists()

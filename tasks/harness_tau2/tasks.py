@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from harness.context import SampleContext
 from harness.dialog import DialogTask, EpisodeLimits, EpisodeSetup, ModelUser, ReferenceCheck
 from harness.errors import ConfigError
+from harness.task import Task
 from harness.types import Answer, Outcome, Sample
 from harness_tau2.environment import Tau2Environment, opening
 from harness_tau2.gold import GoldAgent, ScriptedUser, unsatisfiable
@@ -230,4 +231,17 @@ class Tau2Telecom(Tau2Task):
     splits = ("base", "train", "test", "small", "full")
 
 
-TASKS = (Tau2Airline, Tau2Retail, Tau2Telecom, Tau2Mock)
+class Tau2Suite(Task):
+    """``tau2``: the three domains in turn (retail, telecom, airline, as ToolOrchestra's local
+    runs order them), one run folder each; ``harness list --task tau2`` lists all their samples."""
+
+    name = "tau2"
+    kind = "dialog"
+    members = ("tau2-retail", "tau2-telecom", "tau2-airline")
+    MEMBERS: ClassVar[tuple[type[Tau2Task], ...]] = (Tau2Retail, Tau2Telecom, Tau2Airline)
+
+    def samples(self) -> list[Sample]:
+        return [sample for cls in self.MEMBERS for sample in cls(self.options).samples()]
+
+
+TASKS = (Tau2Airline, Tau2Retail, Tau2Telecom, Tau2Mock, Tau2Suite)
