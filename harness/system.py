@@ -13,12 +13,12 @@ if TYPE_CHECKING:
 #: The method a system implements for each task kind it declares in ``kinds``.
 KIND_METHODS = {"code": "solve", "qa": "solve", "dialog": "act"}
 
-
 class System(abc.ABC):  # noqa: B024 - which methods are required depends on ``kinds``
-    """Subclasses set ``name`` and ``kinds`` and implement `solve` (code/QA tasks) and/or `act`
-    (dialog tasks), as ``kinds`` says; a missing one fails at registration, naming the plugin.
-    ``options`` are the run's ``--system-opt K=V`` pairs (strings); a subclass validates them in
-    ``__init__`` and raises ConfigError for an unknown key or a bad value."""
+    """Subclasses set ``name`` and ``kinds`` (the task kinds they can do: ``code``, ``qa``,
+    ``dialog``) and implement `solve` (code/QA tasks) and/or `act` (dialog tasks), as ``kinds``
+    says; a missing one fails at registration, naming the plugin. ``options`` are the run's
+    ``--system-opt K=V`` pairs (strings); a subclass validates them in ``__init__`` and raises
+    ConfigError for an unknown key or a bad value."""
 
     name: ClassVar[str] = ""
     #: Task kinds the system can do (``code``, ``qa``, ``dialog``); it is refused on any other.
@@ -44,7 +44,10 @@ class System(abc.ABC):  # noqa: B024 - which methods are required depends on ``k
         raise NotImplementedError(f"system {self.name!r} does not solve {sample.task!r} samples")
 
     async def act(self, dialog: Any, ctx: SampleContext) -> Message:
-        """The agent's next message (text and/or tool calls) in a dialog task's episode."""
+        """The agent's next message in a dialog task (role ``assistant``: text, tool calls, or
+        both). ``dialog`` is a `harness.dialog.Dialog`: the agent's instructions, its tools (OpenAI
+        function schemas) and the conversation so far as the agent sees it. Called once per agent
+        turn; the task runs the tool calls and the simulated user."""
         raise NotImplementedError(f"system {self.name!r} does not hold dialogs")
 
     def describe(self) -> dict[str, Any]:

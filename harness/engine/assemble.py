@@ -127,25 +127,38 @@ def invocation(config: Config, system: System, task: Task) -> dict[str, Any]:
     return {"system": system.name, "task": task.name, "backend": backend, "options": options}
 
 
-def prepare(config: Config) -> tuple[System, Task, Resources]:
-    """The system, task and resources of a run, checked before any model call (the sandbox too)."""
+def check_kinds(config: Config, system: System, task: Task) -> None:
+    """Refuse, before anything starts, a system that cannot do the task's kind of task; the
+    message names the tasks it can do and the systems that can do this task."""
+    if task.kind in system.kinds:
+        return
+    registry = config.plugins.registry
+    its_tasks = sorted(n for n, r in registry["tasks"].items() if r.cls.kind in system.kinds)
+    able = sorted(n for n, r in registry["systems"].items() if task.kind in r.cls.kinds)
+    raise UsageError(
+        f"system {system.name!r} cannot do {task.kind} tasks such as {task.name!r}: it does {'/'.join(sorted(system.kinds))} tasks "
+        f"({', '.join(its_tasks) or 'none installed'}). Systems that can do {task.name!r}: {', '.join(able) or 'none installed'}."
+    )
+
+
+def prepare(config: Config, system: System | None = None) -> tuple[System, Task, Resources]:
+    """The system (``system``, or the one the options name), task and resources of a run,
+    checked before any model call (the sandbox too). The task's own model roles (a simulated
+    user, a judge) get backends beside the system's."""
     check_positive(config, "repeats", "max_concurrency", "max_infra_errors")
-    system = make_system(config.getoption("system"), parse_pairs(config.getoption("system_opt"), "--system-opt"), config)
+    if system is None:
+        system = make_system(config.getoption("system"), parse_pairs(config.getoption("system_opt"), "--system-opt"), config)
     task = make_task(task_name(config), parse_pairs(config.getoption("task_opt"), "--task-opt"), config)
-    if task.kind not in system.kinds:
-        able = [name for name in config.plugins.names("tasks") if config.plugins.get("tasks", name).kind in system.kinds]
-        raise UsageError(
-            f"system {system.name!r} does {', '.join(sorted(system.kinds))} tasks; task {task.name!r} is a {task.kind!r} task. "
-            f"Tasks {system.name!r} can do: {', '.join(able) or 'none installed'}"
-        )
-    resources = Resources.resolve(config, f"system {system.name!r}", system.roles)
+    check_kinds(config, system, task)
+    resources = Resources.resolve(config, Resources.roles_of(system, task))
     return system, task, resources
 
 
-def new_run(config: Config, samples: list[Sample] | None = None, selection: dict[str, Any] | None = None) -> Run:
+def new_run(config: Config, samples: list[Sample] | None = None, selection: dict[str, Any] | None = None, system: System | None = None) -> Run:
     """A new run folder with its run.json, and the Run that fills it. ``samples`` (with their
-    ``selection`` notes) overrides the command line's selection, as `harness score` does."""
-    system, task, resources = prepare(config)
+    ``selection`` notes) overrides the command line's selection, as `harness score` does;
+    ``system`` the system the options name (check-task's reference agent of a dialog task)."""
+    system, task, resources = prepare(config, system)
     if samples is None:
         lf_key = (system.name, task.name, invocation(config, system, task)["backend"]) if config.getoption("lf") else None
         samples, total, notes = select_samples(task, config, config.getoption("node_ids", []), lf_key=lf_key)
@@ -203,7 +216,8 @@ def resume_run(config: Config) -> Run:
     earlier = store.read_summary() or {}
     run.earlier_wall_seconds = earlier.get("wall_seconds", 0.0)
     run.earlier_serving = earlier.get("serving") or {}
-    run.budget.spent = sum(r.cost for r in store.read_records())  # --max-cost covers the whole run
+    # --max-cost covers the whole run, every role's spending (a dialog task's simulated user too)
+    run.budget.spent = sum(sum(m.get("cost", 0.0) for m in r.roles.values()) for r in store.read_records())
     return run
 
 

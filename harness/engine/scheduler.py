@@ -113,7 +113,10 @@ async def _attempt(run: Run, info: RunInfo, sample: Sample, repeat: int) -> tupl
     error: str | None = None
     solve_seconds = score_seconds = 0.0
     try:
-        answer = await run.system.solve(sample, ctx)
+        if run.task.kind == "dialog":  # the task plays the episode; the system is its agent
+            answer = await run.task.play(sample, run.system, ctx)
+        else:
+            answer = await run.system.solve(sample, ctx)
         solve_seconds = time.monotonic() - started
         scored = time.monotonic()
         outcome = await run.task.score(sample, answer, ctx)
@@ -128,6 +131,8 @@ async def _attempt(run: Run, info: RunInfo, sample: Sample, repeat: int) -> tupl
         solve_seconds = time.monotonic() - started
     transcript_ref = run.store.transcript_ref(sample.node_id, repeat)
     roles = {role: meter.as_dict() for role, meter in ctx.meters.items()}
+    # The system's calls, tokens and cost; a task's own roles (simulated user, judge) stay in `roles`.
+    system_meters = [meter for role, meter in roles.items() if role not in run.task.roles]
     record = Record(
         node_id=sample.node_id,
         sample_id=sample.id,
@@ -143,10 +148,10 @@ async def _attempt(run: Run, info: RunInfo, sample: Sample, repeat: int) -> tupl
         error=error,
         tamper=list(outcome.tamper),
         roles=roles,
-        llm_calls=sum(m["calls"] for m in roles.values()),
-        input_tokens=sum(m["input_tokens"] for m in roles.values()),
-        output_tokens=sum(m["output_tokens"] for m in roles.values()),
-        cost=round(sum(m["cost"] for m in roles.values()), 8),
+        llm_calls=sum(m["calls"] for m in system_meters),
+        input_tokens=sum(m["input_tokens"] for m in system_meters),
+        output_tokens=sum(m["output_tokens"] for m in system_meters),
+        cost=round(sum(m["cost"] for m in system_meters), 8),
         latency=round(time.monotonic() - started, 4),
         solve_seconds=round(solve_seconds, 4),
         score_seconds=round(score_seconds, 4),
@@ -284,7 +289,7 @@ def execute_blocking(run: Run) -> dict[str, Any] | None:
 
 def summarize(run: Run, status: str) -> dict[str, Any]:
     records = run.store.read_records()
-    return summarize_records(records, repeats=run.repeats) | {
+    return summarize_records(records, repeats=run.repeats, kind=run.task.kind) | {
         "run_id": run.id,
         "results": str(run.store.path),
         "status": status,

@@ -128,7 +128,7 @@ def cmd_sop(config: Config) -> int:
     out = Path(config.getoption("out"))
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: a file is in the way; give a directory")
-    resources = Resources.resolve(config, f"system {system.name!r}", system.roles)
+    resources = Resources.resolve(config, Resources.roles_of(system))
     out.mkdir(parents=True, exist_ok=True)
     team, office = asyncio.run(_build(config.getoption("idea"), out, system, resources, config))
     report = write_project(out, team, office)
