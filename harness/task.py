@@ -15,11 +15,16 @@ if TYPE_CHECKING:
 
 class Task(abc.ABC):
     """Subclasses set ``name``, ``kind`` and ``version`` and implement `samples` and `score`.
-    ``options`` are the run's ``--task-opt K=V`` pairs; validate them in ``__init__``."""
+    ``options`` are the run's ``--task-opt K=V`` pairs over harness.toml's ``[tasks.NAME]`` table
+    (values as text); validate them in ``__init__``, cheaply (no data loading: it also checks
+    harness.toml on every command). Store file paths absolute in ``self.options``: run.json
+    records them, and ``--resume`` may run from another folder."""
 
     name: ClassVar[str] = ""
     kind: ClassVar[str] = "code"
     version: ClassVar[str] = "1"
+    #: Options that harness.toml may give as tables (``[tasks.NAME.KEY]``); any other sub-table is refused.
+    option_tables: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, options: dict[str, str]) -> None:
         self.options = dict(options)

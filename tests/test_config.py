@@ -44,3 +44,20 @@ def test_pairs():
     assert parse_pairs(["a=1", "b = x=y"], "--task-opt") == {"a": "1", "b": "x=y"}
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         parse_pairs(["novalue"], "--task-opt")
+
+
+def test_option_layers_typed_over_harness_toml_over_defaults():
+    import argparse
+
+    from harness.config import Config, FileSettings
+
+    args = argparse.Namespace(repeats=None, sandbox="docker", seed=0, lf=False, node_ids=[], sandbox_pool=None)
+    settings = FileSettings(path=None, run={"repeats": 3, "sandbox": "local", "seed": 5})
+    config = Config(args, plugins=None, settings=settings, option_defaults={"sandbox_pool": 2})  # type: ignore[arg-type]
+    assert config.getoption("repeats") == 3  # harness.toml over the built-in default
+    assert config.getoption("sandbox") == "docker"  # typed over harness.toml
+    assert config.getoption("seed") == 0 and config.given("seed")  # a typed 0 is typed
+    assert config.getoption("max_concurrency") == 4 and config.getoption("sandbox_pool") == 2
+    assert config.getoption("nothing", "fallback") == "fallback"
+    assert not any(config.given(name) for name in ("lf", "node_ids", "repeats", "sandbox_pool"))
+    assert config.origin("repeats") == "harness.toml [run] repeats =" and config.origin("sandbox") == "--sandbox"

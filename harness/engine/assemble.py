@@ -1,5 +1,11 @@
 """Assembling a run from options: the system, the task, its resources, the selected samples, the
-run.json spec that records all of it, and the same again from run.json alone on ``--resume``."""
+run.json spec that records all of it, and the same again from run.json alone on ``--resume``.
+
+Options come from the command line, over harness.toml ([run], [tasks.NAME], [systems.NAME]),
+over the built-in defaults; run.json records the values in effect, so ``--resume`` needs neither
+the command line nor harness.toml. ``--resume`` refuses options that would change what the run
+measures, naming each; the ones in `APPLIED_ON_RESUME` (and more ``--repeats``) are applied.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,16 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.config import Config, parse_pairs
+from harness.config import RUN_DEFAULTS, Config, parse_pairs
 from harness.context import Budget
 from harness.engine.scheduler import Run
-from harness.engine.selection import select, split_node_id
+from harness.engine.selection import marker_hint, select, split_node_id
 from harness.errors import UsageError
 from harness.resources import DEFAULT_BACKEND, Resources
 from harness.store import RunStore, list_runs, new_run_id
@@ -22,8 +30,11 @@ from harness.system import System
 from harness.task import Task
 from harness.types import Sample
 
-#: Options that describe this invocation, not the run: never replayed by --resume.
-NOT_REPLAYED = {"handler", "resume", "json", "run_id", "results_dir", "config", "plugins", "command"}
+#: Options that describe this invocation, not the run: never replayed by --resume. (The system's
+#: and task's options are replayed from run.json's ``system.options`` and ``task.options``.)
+NOT_REPLAYED = {"handler", "resume", "json", "run_id", "results_dir", "config", "plugins", "command", "system_opt", "task_opt"}
+#: Options --resume applies to the rest of a run: how it runs, not what it measures.
+APPLIED_ON_RESUME = ("max_concurrency", "max_cost", "max_infra_errors")
 
 
 def make_system(name: str, options: dict[str, str], config: Config) -> System:
@@ -34,14 +45,22 @@ def make_task(name: str, options: dict[str, str], config: Config) -> Task:
     return config.plugins.get("tasks", name)(options)
 
 
+def configured_task(config: Config) -> Task:
+    """The task of the command line: its [tasks.NAME] table under its ``--task-opt`` pairs."""
+    name = task_name(config)
+    return make_task(name, config.task_options(name, config.getoption("task_opt")), config)
+
+
 def task_name(config: Config) -> str:
-    """--task, or the one task that the node ids name; UsageError listing the tasks otherwise."""
-    name = config.getoption("task")
-    if name:
-        return name
+    """--task, else the one task that the node ids name, else [run] task; UsageError listing the
+    tasks otherwise."""
+    if config.given("task"):
+        return config.getoption("task")
     tasks = {split_node_id(n)[0] for n in config.getoption("node_ids", [])}
     if len(tasks) == 1:
         return tasks.pop()
+    if not tasks and config.getoption("task"):
+        return config.getoption("task")
     known = ", ".join(config.plugins.names("tasks"))
     raise UsageError(f"which task? Give --task NAME or node ids of one task. Known tasks: {known}")
 
@@ -50,7 +69,7 @@ def check_positive(config: Config, *names: str) -> None:
     for name in names:
         value = config.getoption(name)
         if value is not None and value < 1:
-            raise UsageError(f"--{name.replace('_', '-')} {value}: give a number >= 1")
+            raise UsageError(f"{config.origin(name)} {value}: give a number >= 1")
 
 
 def latest_failures(config: Config, system: str, task: str, backend: str) -> tuple[str | None, set[str]]:
@@ -83,6 +102,16 @@ def select_samples(task: Task, config: Config, node_ids: list[str], *, lf_key: t
             raise UsageError(f"--limit {limit}: give a number >= 0")
         chosen = chosen[:limit]
     return chosen, len(everything), notes
+
+
+def nothing_selected(task: Task, config: Config, total: int) -> str:
+    """What to say when a selection picked no sample, with a hint for -m."""
+    message = f"no sample selected (0 of {total}); loosen -k/-m/node ids, or check `harness list --task {task.name}`"
+    marker = config.getoption("marker")
+    if marker:
+        before_marker = select(task.samples(), node_ids=config.getoption("node_ids", []), keyword=config.getoption("keyword"))
+        message += ". " + marker_hint(marker, before_marker, getattr(task, "OPTIONS", {}))
+    return message
 
 
 def git_state(path: Path) -> dict[str, Any] | None:
@@ -120,20 +149,25 @@ def make_spec(run_id: str, invocation: dict[str, Any], system: System, task: Tas
 
 
 def invocation(config: Config, system: System, task: Task) -> dict[str, Any]:
-    """What --resume replays: the system, task and backend, and every JSON-able option."""
-    options = {k: v for k, v in vars(config.options).items() if k not in NOT_REPLAYED and isinstance(v, (str, int, float, bool, list, type(None)))}
+    """What --resume replays: the system, task and backend, and the value in effect of every
+    JSON-able option (typed, from harness.toml or a default)."""
+    values = {k: config.getoption(k) for k in vars(config.options) if k not in NOT_REPLAYED}
+    options = {k: v for k, v in values.items() if isinstance(v, (str, int, float, bool, list, type(None)))}
     options |= {"system": system.name, "task": task.name}
     backend = (config.getoption("backend") or DEFAULT_BACKEND) if system.roles else None
     return {"system": system.name, "task": task.name, "backend": backend, "options": options}
 
 
-def prepare(config: Config) -> tuple[System, Task, Resources]:
-    """The system, task and resources of a run, checked before any model call (the sandbox too)."""
+def prepare(config: Config, system_options: dict[str, Any] | None = None, task_options: dict[str, Any] | None = None) -> tuple[System, Task, Resources]:
+    """The system, task and resources of a run, checked before any model call (the sandbox too).
+    Their options are the given ones (a resumed run's), else harness.toml's and the command line's."""
     check_positive(config, "repeats", "max_concurrency", "max_infra_errors")
-    system = make_system(config.getoption("system"), parse_pairs(config.getoption("system_opt"), "--system-opt"), config)
-    task = make_task(task_name(config), parse_pairs(config.getoption("task_opt"), "--task-opt"), config)
+    Budget.from_config(config)
+    name = config.getoption("system")
+    system = make_system(name, config.system_options(name, config.getoption("system_opt")) if system_options is None else system_options, config)
+    task = configured_task(config) if task_options is None else make_task(task_name(config), task_options, config)
     if task.kind not in system.kinds:
-        able = [name for name in config.plugins.names("tasks") if config.plugins.get("tasks", name).kind in system.kinds]
+        able = [other for other in config.plugins.names("tasks") if config.plugins.get("tasks", other).kind in system.kinds]
         raise UsageError(
             f"system {system.name!r} does {', '.join(sorted(system.kinds))} tasks; task {task.name!r} is a {task.kind!r} task. "
             f"Tasks {system.name!r} can do: {', '.join(able) or 'none installed'}"
@@ -155,7 +189,7 @@ def new_run(config: Config, samples: list[Sample] | None = None, selection: dict
             print(f"system {system.name}: has no answer for {len(samples) - len(answered)} of the {len(samples)} selected samples; they are left out", file=sys.stderr)
             samples = answered
         if not samples:
-            raise UsageError(f"no sample selected (0 of {total}); loosen -k/-m/node ids, or check `harness list --task {task.name}`")
+            raise UsageError(nothing_selected(task, config, total))
         if notes.get("lf_note"):
             print(f"--lf: {notes['lf_note']}; running all {len(samples)} selected samples", file=sys.stderr)
         selection = {
@@ -167,11 +201,26 @@ def new_run(config: Config, samples: list[Sample] | None = None, selection: dict
             "total": total,
         } | notes
     store = RunStore.create(config.results_dir, config.getoption("run_id") or new_run_id(system.name, task.name))
+    with _unlocked_on_error(store):
+        return _start(config, store, system, task, resources, samples, selection)
+
+
+@contextmanager
+def _unlocked_on_error(store: RunStore) -> Iterator[None]:
+    """Release the run's lock when assembling fails (execute releases it otherwise)."""
+    try:
+        yield
+    except BaseException:
+        store.lock.release()
+        raise
+
+
+def _start(config: Config, store: RunStore, system: System, task: Task, resources: Resources, samples: list[Sample], selection: dict[str, Any] | None) -> Run:
     spec = make_spec(store.run_id, invocation(config, system, task), system, task, samples, selection or {}, config)
     spec |= {
-        "repeats": config.getoption("repeats", 1),
+        "repeats": config.getoption("repeats"),
         "seed": config.getoption("seed"),
-        "max_concurrency": config.getoption("max_concurrency", 4),
+        "max_concurrency": config.getoption("max_concurrency"),
         "max_cost": config.getoption("max_cost"),
         "max_infra_errors": config.getoption("max_infra_errors"),
     }
@@ -179,15 +228,98 @@ def new_run(config: Config, samples: list[Sample] | None = None, selection: dict
     return _make_run(config, store, spec, system, task, resources, samples)
 
 
+def _shown(value: Any) -> str:
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def _option_conflicts(config: Config, kind: str, recorded_name: str, recorded: dict[str, Any]) -> list[str]:
+    """``--task-opt``/``--system-opt`` pairs typed on resume that would change the recorded
+    options (compared after the class has normalised them, e.g. a path made absolute)."""
+    flag = f"--{kind}-opt"
+    typed = parse_pairs(config.getoption(f"{kind}_opt"), flag)
+    make = make_task if kind == "task" else make_system
+    candidate = make(recorded_name, recorded | typed, config).options
+    return [
+        f"{flag} {key}={typed[key]} " + (f"(the run has {key}={recorded[key]})" if key in recorded else f"(the run leaves {key} unset)")
+        for key in typed
+        if candidate.get(key) != recorded.get(key)
+    ]
+
+
+def resume_changes(config: Config, spec: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Options typed with --resume that the run can take: option -> (recorded, new). UsageError
+    naming every typed option that would change what the run measures."""
+    recorded = spec.get("invocation", {}).get("options", {})
+    names = {"system": spec["system"]["name"], "task": spec["task"]["name"]}
+    conflicts: list[str] = []
+    changes: dict[str, tuple[Any, Any]] = {}
+    for key in sorted(vars(config.options)):
+        if key in NOT_REPLAYED or not config.given(key):
+            continue
+        value = getattr(config.options, key)
+        before = names.get(key, recorded.get(key, RUN_DEFAULTS.get(key)))
+        if value == before:
+            continue
+        if key in APPLIED_ON_RESUME or (key == "repeats" and value > (before or 1)):
+            changes[key] = (before, value)
+        elif key == "node_ids":
+            conflicts.append(f"node ids {_shown(value)} (the run's selection is fixed: {len(spec['selection']['selected'])} samples)")
+        elif key == "repeats":
+            conflicts.append(f"--repeats {value} (the run has {before}; a run's repeats can grow, not shrink)")
+        else:
+            flag = "-k" if key == "keyword" else "-m" if key == "marker" else "--" + key.replace("_", "-")
+            conflicts.append(f"{flag} {_shown(value)} (the run has {_shown(before) if before is not None else 'none'})")
+    for kind in ("task", "system"):
+        if config.given(f"{kind}_opt"):
+            conflicts += _option_conflicts(config, kind, names[kind], spec[kind].get("options") or {})
+    if conflicts:
+        raise UsageError(
+            f"harness run --resume {spec['run_id']}: {'; '.join(conflicts)}. A resumed run keeps the options it started with: "
+            f"drop these to finish it, or start a new run. (--resume takes a larger --repeats, and {', '.join('--' + k.replace('_', '-') for k in APPLIED_ON_RESUME)}.)"
+        )
+    return changes
+
+
+def _record_changes(spec: dict[str, Any], changes: dict[str, tuple[Any, Any]], when: str) -> str:
+    """Apply ``changes`` to run.json's spec; returns what to tell the user."""
+    for key, (_, new) in changes.items():
+        spec["invocation"]["options"][key] = new
+        if key in spec:
+            spec[key] = new
+    spec.setdefault("resume_changes", []).append({"at": when} | {key: {"from": old, "to": new} for key, (old, new) in changes.items()})
+    said = [f"--{key.replace('_', '-')} {old} -> {new}" for key, (old, new) in changes.items()]
+    if "repeats" in changes:
+        said.append(f"the run grows to {changes['repeats'][1]} repeats per sample")
+    return f"run {spec['run_id']}: resuming with {'; '.join(said)}"
+
+
+def _take_lock(store: RunStore) -> None:
+    store.lock.acquire()
+    gone = store.lock.taken_over
+    if gone:
+        print(f"run {store.run_id}: its last writer (pid {gone.get('pid')} on {gone.get('host')}) is gone; this process takes the run over", file=sys.stderr)
+
+
 def resume_run(config: Config) -> Run:
-    """The Run of an interrupted run, rebuilt from its run.json alone."""
+    """The Run of an interrupted run, rebuilt from its run.json alone (harness.toml's [run] is
+    not consulted), with the options `resume_changes` allows. Refused while another process
+    writes the run."""
     store = RunStore.open(config.results_dir, config.getoption("resume"))
+    _take_lock(store)
+    with _unlocked_on_error(store):
+        return _resume(config, store)
+
+
+def _resume(config: Config, store: RunStore) -> Run:
     spec = store.read_spec()
-    replayed = spec.get("invocation", {})
-    for key, value in replayed.get("options", {}).items():
+    changes = resume_changes(config, spec)
+    config.settings.run = {}
+    for key, value in spec.get("invocation", {}).get("options", {}).items():
         setattr(config.options, key, value)
-    config.options.system, config.options.task = replayed.get("system"), replayed.get("task")
-    system, task, resources = prepare(config)
+    for key, (_, new) in changes.items():
+        setattr(config.options, key, new)
+    config.options.system, config.options.task = spec["system"]["name"], spec["task"]["name"]
+    system, task, resources = prepare(config, spec["system"].get("options") or {}, spec["task"].get("options") or {})
     recorded = spec["task"]["dataset"].get("sha256")
     if recorded and task.dataset_identity().get("sha256") != recorded:
         raise UsageError(f"run {store.run_id}: the task's data changed since the run started (sha256 differs); start a new run instead of resuming")
@@ -197,7 +329,10 @@ def resume_run(config: Config) -> Run:
         raise UsageError(f"run {store.run_id}: samples {missing[:5]} no longer exist in task {task.name!r}")
     store.drop_torn_tail()
     spec["status"] = "running"
-    spec.setdefault("resumed_at", []).append(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    spec.setdefault("resumed_at", []).append(now)
+    if changes:
+        print(_record_changes(spec, changes, now), file=sys.stderr)
     samples = [by_node[n] for n in spec["selection"]["selected"]]
     run = _make_run(config, store, spec, system, task, resources, samples)
     earlier = store.read_summary() or {}
@@ -215,9 +350,9 @@ def _make_run(config: Config, store: RunStore, spec: dict[str, Any], system: Sys
         task=task,
         resources=resources,
         samples=samples,
-        repeats=config.getoption("repeats", 1),
-        max_concurrency=config.getoption("max_concurrency", 4),
+        repeats=config.getoption("repeats"),
+        max_concurrency=config.getoption("max_concurrency"),
         max_infra_errors=config.getoption("max_infra_errors"),
         seed=config.getoption("seed"),
-        budget=Budget(limit=config.getoption("max_cost")),
+        budget=Budget.from_config(config),
     )
