@@ -285,7 +285,9 @@ class Config:
 
     @property
     def results_dir(self) -> Path:
-        return Path(self.getoption("results_dir", os.environ.get("HARNESS_RESULTS_DIR", "results")))
+        """--results-dir, else $HARNESS_RESULTS_DIR, else [run] results_dir, else results/."""
+        typed = getattr(self.options, "results_dir", None)
+        return Path(typed or os.environ.get("HARNESS_RESULTS_DIR") or self.settings.run.get("results_dir") or "results")
 
     def check_settings(self, run_actions: dict[str, argparse.Action]) -> None:
         """Check harness.toml against what is installed: [tasks.NAME] and [systems.NAME] name a

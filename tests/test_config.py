@@ -61,3 +61,17 @@ def test_option_layers_typed_over_harness_toml_over_defaults():
     assert config.getoption("nothing", "fallback") == "fallback"
     assert not any(config.given(name) for name in ("lf", "node_ids", "repeats", "sandbox_pool"))
     assert config.origin("repeats") == "harness.toml [run] repeats =" and config.origin("sandbox") == "--sandbox"
+
+
+def test_results_dir_typed_then_environment_then_harness_toml(monkeypatch):
+    import argparse
+
+    from harness.config import Config, FileSettings
+
+    settings = FileSettings(run={"results_dir": "from-toml"})
+    monkeypatch.delenv("HARNESS_RESULTS_DIR", raising=False)
+    assert str(Config(argparse.Namespace(results_dir=None), None, settings=settings).results_dir) == "from-toml"  # type: ignore[arg-type]
+    assert str(Config(argparse.Namespace(results_dir=None), None).results_dir) == "results"  # type: ignore[arg-type]
+    monkeypatch.setenv("HARNESS_RESULTS_DIR", "from-env")
+    assert str(Config(argparse.Namespace(results_dir=None), None, settings=settings).results_dir) == "from-env"  # type: ignore[arg-type]
+    assert str(Config(argparse.Namespace(results_dir="typed"), None, settings=settings).results_dir) == "typed"  # type: ignore[arg-type]

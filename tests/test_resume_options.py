@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import MBPP_DATA, harness, last_json, records
 
 SCRIPTED = ["-p", "harness_test_scripted", "--sandbox", "local"]
@@ -74,3 +75,15 @@ def test_a_run_started_with_a_relative_path_resumes_from_another_folder(workdir,
     assert resumed.returncode == 0, resumed.stderr
     assert "--max-cost 2.0 -> 10.0" in resumed.stderr
     assert last_json(resumed.stdout)["attempts"] == 4 and last_json(resumed.stdout)["status"] == "finished"
+
+
+@pytest.mark.docker
+def test_typing_the_default_that_the_run_used_is_no_conflict(workdir):
+    """The run did not name its sandbox (docker by default); typing --sandbox docker on resume
+    names what it used."""
+    first = harness("run", "-p", "harness_test_scripted", "--task", "humaneval", "--backend", "scripted:canonical", "--limit", "1", "--run-id", "d", cwd=workdir)
+    assert first.returncode == 0, first.stderr
+    again = harness("run", "-p", "harness_test_scripted", "--resume", "d", "--sandbox", "docker", cwd=workdir)
+    assert again.returncode == 0, again.stderr
+    other = harness("run", "-p", "harness_test_scripted", "--resume", "d", "--sandbox", "local", cwd=workdir)
+    assert other.returncode == 2 and "--sandbox local (the run has docker)" in other.stderr

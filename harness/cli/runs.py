@@ -18,9 +18,9 @@ from harness.engine.assemble import (
     configured_task,
     new_run,
     nothing_selected,
-    resume_run,
     select_samples,
 )
+from harness.engine.resume import resume_run
 from harness.engine.scheduler import execute
 from harness.errors import ExitCode
 from harness.plugins import KINDS
