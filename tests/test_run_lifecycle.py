@@ -4,7 +4,6 @@ run.json alone, and what a replayed samples file selects (issues 10 and 11)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys

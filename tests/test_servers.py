@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ServerError
-from harness.serving.managed import ManagedServer, free_port, live_servers
+from harness.serving import managed
+from harness.serving.managed import ManagedServer, free_port, stop_servers
 
 # A tiny OpenAI-ish server: /v1/models (and /health unless --no-health). It starts a
 # grandchild that shares its process group and writes that grandchild's pid to a file, so the
@@ -83,13 +84,13 @@ def fake_server(tmp_path: Path):
     factory.grandchild = lambda: int(pid_file.read_text())  # type: ignore[attr-defined]
     yield factory
     for server in made:
-        server.stop_now()
+        stop_servers([server])
 
 
 async def test_start_serves_logs_and_stop_ends_the_group(fake_server, tmp_path: Path) -> None:
     server = fake_server()
     await server.start(tmp_path / "run")
-    assert server.running and server in live_servers()
+    assert server.running and server in managed._live
     assert server.model_ids == ["fake-model"]
     assert server.base_url == f"http://127.0.0.1:{server.port}/v1"
     out, err = server.log_paths
@@ -100,9 +101,9 @@ async def test_start_serves_logs_and_stop_ends_the_group(fake_server, tmp_path: 
     await server.stop()
     assert not server.running and server.returncode == -signal.SIGTERM
     assert _wait_gone(grandchild), "the server's child survived stop()"
-    assert server not in live_servers()
+    assert server not in managed._live
     await server.stop()  # safe twice
-    server.stop_now()
+    stop_servers([server])
 
 
 async def test_server_without_health_path_is_judged_by_models(fake_server, tmp_path: Path) -> None:

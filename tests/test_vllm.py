@@ -26,8 +26,8 @@ from conftest import ROOT, harness, harness_env, last_json, records
 from harness_vllm.tokens import ServerTokenCounter
 
 from harness.config import Config, load_models
-from harness.resources import resolve_backend
 from harness.plugins import load_plugins
+from harness.resources import resolve_backend
 from harness.types import CompletionRequest, Message
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]

@@ -1,4 +1,4 @@
-"""Estimators: unbiased pass@k (Chen et al. 2021), pass^k (Yao et al. 2024), Wilson intervals."""
+"""Estimators: unbiased pass@k (Chen et al. 2021) and pass^k (Yao et al. 2024)."""
 
 from __future__ import annotations
 
@@ -31,14 +31,3 @@ def mean_over_samples(counts: Iterable[tuple[int, int]], k: int, estimator=pass_
     if not counts or any(n < k for n, _ in counts):
         return None
     return sum(estimator(n, c, k) for n, c in counts) / len(counts)
-
-
-def wilson_interval(successes: int, trials: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    """95% Wilson score interval for a proportion."""
-    if trials == 0:
-        return (0.0, 1.0)
-    p = successes / trials
-    denom = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denom
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))

@@ -255,10 +255,6 @@ class ManagedServer:
         finally:
             self._finish_stop()
 
-    def stop_now(self) -> None:
-        """`stop` for code that cannot await (exit hooks, signal handlers)."""
-        stop_servers([self])
-
     def _begin_stop(self) -> bool:
         if self._proc is None or self._stopping:
             return False
@@ -292,11 +288,6 @@ def stop_servers(servers: Iterable[ManagedServer], grace: float | None = None) -
         with contextlib.suppress(subprocess.TimeoutExpired):
             server._proc.wait(max(0.0, deadline - time.monotonic()))
         server._finish_stop()
-
-
-def live_servers() -> list[ManagedServer]:
-    """Servers started by this process and not stopped yet."""
-    return list(_live)
 
 
 def _model_ids(body: str) -> list[str]:

@@ -8,11 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from harness_openai import OpenAIBackend
+from harness_openai.launched import LaunchedBackend
 
 from harness import (
-    Backend,
-    BackendError,
-    Completion,
     CompletionRequest,
     Config,
     ModelConfig,
@@ -49,7 +47,7 @@ def llama_dialect(request: CompletionRequest) -> CompletionRequest:
     return dataclasses.replace(request, response_format={"type": "json_object", "schema": fmt["json_schema"]["schema"]})
 
 
-class LlamaCppBackend(Backend):
+class LlamaCppBackend(LaunchedBackend):
     """``llamacpp:smollm2`` (default) or ``llamacpp:/path/model.gguf``.
 
     `start` launches ``python -m llama_cpp.server`` (chat template from the GGUF) as a
@@ -65,7 +63,6 @@ class LlamaCppBackend(Backend):
         self.model_path = model_path
         self.alias = alias
         self.server = llama_server(model_path, alias)
-        self._client: OpenAIBackend | None = None
 
     @classmethod
     def from_spec(cls, spec: str, config: Config) -> LlamaCppBackend:
@@ -77,23 +74,19 @@ class LlamaCppBackend(Backend):
         path = resolve_model(name)
         return cls(spec, config, path, DEFAULT_MODEL if name == DEFAULT_MODEL else path.stem)
 
-    async def start(self, run_dir: Path) -> None:
+    async def launch(self, run_dir: Path) -> OpenAIBackend:
         await self.server.start(run_dir)
         model = ModelConfig(name=self.spec, model=self.alias, base_urls=[self.server.base_url])
-        self._client = OpenAIBackend(self.spec, self.config, model, check=self.server.check)
+        return OpenAIBackend(self.spec, self.config, model, check=self.server.check)
 
-    async def complete(self, request: CompletionRequest) -> Completion:
-        if self._client is None:
-            raise BackendError(f"{self.spec}: complete() before start(): the llama.cpp server is not running")
+    def check(self) -> None:
         self.server.check()  # a dead server fails at once; one that dies mid-request fails on the retry's check
-        return await self._client.complete(llama_dialect(request))
 
-    async def close(self) -> None:
-        try:
-            if self._client is not None:
-                await self._client.close()
-        finally:
-            await self.server.stop()
+    async def stop_servers(self) -> None:
+        await self.server.stop()
+
+    def adapt(self, request: CompletionRequest) -> CompletionRequest:
+        return llama_dialect(request)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -7,12 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from harness_openai import OpenAIBackend
+from harness_openai.launched import LaunchedBackend
 
 from harness import (
-    Backend,
-    BackendError,
-    Completion,
-    CompletionRequest,
     Config,
     ModelConfig,
     UsageError,
@@ -28,7 +25,7 @@ BASE_FEATURES = frozenset({"response_format", "seed", "stop", "n"})
 TOOL_FEATURES = frozenset({"tools", "tool_choice"})
 
 
-class VLLMBackend(Backend):
+class VLLMBackend(LaunchedBackend):
     """``vllm:MODEL`` with the fleet options (``--vllm-servers``, ``--gpu-ids`` …, see options.py)."""
 
     scheme = "vllm"
@@ -38,7 +35,6 @@ class VLLMBackend(Backend):
         self.fleet = fleet
         self.features = BASE_FEATURES | (TOOL_FEATURES if "--tool-call-parser" in fleet.options.vllm_args else frozenset())
         self.vllm_version: str | None = None
-        self._client: OpenAIBackend | None = None
 
     @classmethod
     def from_spec(cls, spec: str, config: Config) -> VLLMBackend:
@@ -49,29 +45,18 @@ class VLLMBackend(Backend):
         options = FleetOptions.from_config(config)
         return cls(spec, config, Fleet(resolve_launcher(options.python), model, options))
 
-    async def start(self, run_dir: Path) -> None:
+    async def launch(self, run_dir: Path) -> OpenAIBackend:
         await self.fleet.start(run_dir)
         self.vllm_version = await self.fleet.version()
         endpoint = ModelConfig(name=self.spec, model=self.fleet.served_name, base_urls=self.fleet.base_urls)
         counter = ServerTokenCounter(self.fleet.live_url, self.fleet.served_name)
-        self._client = OpenAIBackend(self.spec, self.config, endpoint, check=self.fleet.check, count_tokens=counter)
+        return OpenAIBackend(self.spec, self.config, endpoint, check=self.fleet.check, count_tokens=counter)
 
-    @property
-    def client(self) -> OpenAIBackend:
-        if self._client is None:
-            raise BackendError(f"{self.spec}: the vLLM fleet is not running (complete() before start())")
-        return self._client
-
-    async def complete(self, request: CompletionRequest) -> Completion:
+    def check(self) -> None:
         self.fleet.check()  # a fleet that is all gone fails at once
-        return await self.client.complete(request)
 
-    async def close(self) -> None:
-        try:
-            if self._client is not None:
-                await self._client.close()
-        finally:
-            await self.fleet.stop()
+    async def stop_servers(self) -> None:
+        await self.fleet.stop()
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {
