@@ -37,7 +37,7 @@ MATCH_MODES = ("auto", "math", "exact")
 OPTIONS = {"path", "match"}
 #: Where a free-text reply states its final answer, in order of preference.
 _BOXED = re.compile(r"\\boxed\s*\{")
-_ANSWER_MARK = re.compile(r"(?:final answer|the answer|answer)\s*(?:is|:)\s*", re.IGNORECASE)
+_ANSWER_MARK = re.compile(r"answer\s*(?:is\s*:?|:)\s*", re.IGNORECASE)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _LATEX_COMMAND = re.compile(r"\\[A-Za-z]+")
 
@@ -71,9 +71,10 @@ def final_answer(text: str) -> str:
 
 def normalize(text: str) -> str:
     """SQuAD's answer normalization: lower case, no punctuation, no articles (a, an, the),
-    single spaces."""
-    text = "".join(ch for ch in text.lower() if ch not in string.punctuation)
-    return " ".join(_ARTICLES.sub(" ", text).split())
+    single spaces; except that a one-word answer keeps its word (so that the choice "A" is
+    not normalized away)."""
+    words = "".join(ch for ch in text.lower() if ch not in string.punctuation).split()
+    return " ".join(words if len(words) == 1 else _ARTICLES.sub(" ", " ".join(words)).split())
 
 
 def exact_match(gt: str, reply: str) -> tuple[bool, str]:
