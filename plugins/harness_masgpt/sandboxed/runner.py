@@ -20,8 +20,11 @@ PROGRAM = "mas_program.py"
 
 
 def _traceback(exc):
-    """The traceback of ``exc`` without this runner's own frame."""
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__.tb_next if exc.__traceback__ else None))
+    """The traceback of ``exc`` without this runner's own frames."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
 def _answer_text(answer):
