@@ -168,6 +168,7 @@ async def execute(program: str, query: str, ctx: SampleContext, settings: Settin
     failed for good (an infrastructure error, not the program's) and SandboxError when the
     sandbox could not run the job."""
     bridge = AgentBridge(ctx, Budget(settings.max_calls, settings.max_sample_tokens, settings.max_sample_cost), settings.agent_max_tokens)
+    ctx.llm("agent")  # the record lists the agent's meter even when the program makes no call
     files = {
         "mas_program.py": program,
         "utils.py": HELPERS,
