@@ -9,6 +9,7 @@ that UTF-8 cannot encode (lone surrogates, e.g. undecodable program bytes kept b
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
@@ -50,7 +51,21 @@ def encode_line(data: Any) -> bytes:
         return json.dumps(data, default=str, ensure_ascii=True).encode("ascii") + b"\n"
 
 
+def _write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON in one system call, not flushed to disk (the caller syncs). Only
+    for files no reader opens before their record exists (a transcript), so no temporary file
+    and rename are needed."""
+    data_bytes = (json.dumps(data, indent=1, default=str) + "\n").encode("ascii")  # \uXXXX escapes: any text fits
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        while data_bytes:
+            data_bytes = data_bytes[os.write(fd, data_bytes) :]
+    finally:
+        os.close(fd)
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
+    """Replace ``path`` with ``data`` as JSON, atomically and durably."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     with tmp.open("w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=2, sort_keys=False, default=str)
@@ -58,6 +73,18 @@ def write_json_atomic(path: Path, data: Any) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _sync_file_system(fd: int) -> None:
+    """Flush every dirty page of the file system holding ``fd`` (Linux ``syncfs``): the batch's
+    transcripts, their renames and the records together; ``fsync`` of ``fd`` where syncfs is
+    missing or fails."""
+    syncfs = getattr(_libc, "syncfs", None)
+    if syncfs is None or syncfs(fd) != 0:
+        os.fsync(fd)
 
 
 class RunStore:
@@ -143,12 +170,22 @@ class RunStore:
                 os.fsync(fh.fileno())
 
     def append_record(self, record: Record) -> None:
-        data = encode_line(record.to_json())
+        """Append one record and make it durable (see `commit` for many at once)."""
+        self.commit([(record, None)])
+
+    def commit(self, attempts: list[tuple[Record, list[dict[str, Any]] | None]]) -> None:
+        """Write each attempt's transcript (when given) and append its record, then make all of it
+        durable with one flush of the file system: a group commit, so that the cost of durability
+        is paid once per batch rather than twice per sample. Blocking: call it from a thread."""
+        for record, transcript in attempts:
+            if transcript is not None:
+                _write_json(self.transcript_path(record.node_id, record.repeat), transcript)
+        data = b"".join(encode_line(record.to_json()) for record, _ in attempts)
         fd = os.open(self.path / SAMPLES_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            while data:  # os.write may write less than asked for a very large line
+            while data:  # os.write may write less than asked for a very large batch
                 data = data[os.write(fd, data) :]
-            os.fsync(fd)
+            _sync_file_system(fd)
         finally:
             os.close(fd)
 
@@ -157,10 +194,9 @@ class RunStore:
     def transcript_path(self, node_id: str, repeat: int) -> Path:
         return self.path / "transcripts" / f"{record_key(node_id, repeat)}.json"
 
-    def write_transcript(self, node_id: str, repeat: int, transcript: list[dict[str, Any]]) -> str:
-        path = self.transcript_path(node_id, repeat)
-        write_json_atomic(path, transcript)
-        return str(path.relative_to(self.path))
+    def transcript_ref(self, node_id: str, repeat: int) -> str:
+        """The transcript's path relative to the run folder, as records give it."""
+        return str(self.transcript_path(node_id, repeat).relative_to(self.path))
 
     def read_transcript(self, node_id: str, repeat: int) -> list[dict[str, Any]]:
         try:

@@ -40,9 +40,11 @@ def test_transcripts_round_trip_and_runs_sort_by_start(tmp_path):
     late.write_spec({"started_at": "2026-02-01"})
     early = RunStore.create(tmp_path, "b-early")
     early.write_spec({"started_at": "2026-01-01"})
-    ref = early.write_transcript("humaneval::HumanEval/0", 1, [{"role": "default"}])
-    assert ref == "transcripts/humaneval_HumanEval_0.r1.json"
-    assert early.read_transcript("humaneval::HumanEval/0", 1) == [{"role": "default"}]
+    attempt = Record(node_id="humaneval::HumanEval/0", sample_id="HumanEval/0", task="humaneval", repeat=1, status="passed")
+    early.commit([(attempt, [{"role": "default", "content": "caf\u00e9 \ud800"}])])
+    assert early.transcript_ref("humaneval::HumanEval/0", 1) == "transcripts/humaneval_HumanEval_0.r1.json"
+    assert early.read_transcript("humaneval::HumanEval/0", 1) == [{"role": "default", "content": "caf\u00e9 \ud800"}]
+    assert [r.node_id for r in early.read_records()] == ["humaneval::HumanEval/0"]
     assert [s.run_id for s in list_runs(tmp_path)] == ["b-early", "a-late"]
 
 
@@ -89,3 +91,32 @@ def test_unknown_keys_of_a_newer_harness_survive_a_round_trip(tmp_path):
     (store.path / "samples.jsonl").write_text(json.dumps(record("t::1").to_json() | {"future": {"x": 1}}) + "\n")
     (back,) = store.read_records()
     assert back.extra == {"future": {"x": 1}} and back.to_json()["future"] == {"x": 1}
+
+
+def test_a_group_commit_writes_every_record_and_transcript_of_the_batch(tmp_path):
+    store = RunStore.create(tmp_path, "r")
+    batch = [(record(f"t::{i}"), [{"i": i}]) for i in range(50)]
+    store.commit(batch)
+    assert [r.node_id for r in store.read_records()] == [f"t::{i}" for i in range(50)]
+    assert all(store.read_transcript(f"t::{i}", 0) == [{"i": i}] for i in range(50))
+
+
+async def test_the_committer_batches_concurrent_attempts_and_never_loses_one(tmp_path, monkeypatch):
+    import asyncio
+
+    from harness.engine.scheduler import Committer
+
+    store = RunStore.create(tmp_path, "r")
+    sizes: list[int] = []
+    real_commit = store.commit
+
+    def counting(attempts):
+        sizes.append(len(attempts))
+        real_commit(attempts)
+
+    monkeypatch.setattr(store, "commit", counting)
+    committer = Committer(store)
+    await asyncio.gather(*(committer.commit(record(f"t::{i}"), [{"i": i}]) for i in range(200)))
+    await committer.close()
+    assert sum(sizes) == 200 and len(sizes) < 200  # batched
+    assert len(store.read_records()) == 200

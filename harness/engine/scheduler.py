@@ -84,7 +84,7 @@ def _truncate(text: str, limit: int = OUTPUT_LIMIT) -> str:
     return text[: limit // 2] + f"\n… [{len(text) - limit} characters cut] …\n" + text[-limit // 2 :]
 
 
-async def _attempt(run: Run, info: RunInfo, sample: Sample, repeat: int) -> Record:
+async def _attempt(run: Run, info: RunInfo, sample: Sample, repeat: int) -> tuple[Record, list[dict[str, Any]]]:
     seed = None if run.seed is None else run.seed + repeat
     ctx = SampleContext(
         backends=run.resources.backends,
@@ -112,9 +112,9 @@ async def _attempt(run: Run, info: RunInfo, sample: Sample, repeat: int) -> Reco
         error = f"{type(exc).__name__}: {exc}"
     if answer is not None and not solve_seconds:
         solve_seconds = time.monotonic() - started
-    transcript_ref = run.store.write_transcript(sample.node_id, repeat, ctx.transcript)
+    transcript_ref = run.store.transcript_ref(sample.node_id, repeat)
     roles = {role: meter.as_dict() for role, meter in ctx.meters.items()}
-    return Record(
+    record = Record(
         node_id=sample.node_id,
         sample_id=sample.id,
         task=sample.task,
@@ -139,6 +139,45 @@ async def _attempt(run: Run, info: RunInfo, sample: Sample, repeat: int) -> Reco
         transcript=transcript_ref,
         finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
+    return record, ctx.transcript
+
+
+class Committer:
+    """Group commit of finished attempts: workers hand over their record and transcript and wait
+    until both are durable; one task writes whatever has queued up since its last write, in a
+    thread, with one flush to disk (RunStore.commit). So the event loop never blocks on the disk,
+    and the price of durability is paid once per batch instead of twice per sample."""
+
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+        self._queue: list[tuple[Record, list[dict[str, Any]], asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def commit(self, record: Record, transcript: list[dict[str, Any]]) -> None:
+        """Return once ``record`` and ``transcript`` are on disk; raises what writing raised."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((record, transcript, done))
+        if self._task is None:
+            self._task = asyncio.create_task(self._drain())
+        await asyncio.shield(done)  # a cancelled worker must not cancel the others' batch
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                await asyncio.to_thread(self.store.commit, [(record, transcript) for record, transcript, _ in batch])
+            except Exception as exc:  # the disk failed: every waiter hears it
+                for *_, done in batch:
+                    done.set_exception(exc)
+            else:
+                for *_, done in batch:
+                    done.set_result(None)
+        self._task = None  # idle: the next commit starts a new writer
+
+    async def close(self) -> None:
+        """Return once everything handed over is on disk (also when the run was cancelled)."""
+        while self._task is not None:
+            await asyncio.shield(self._task)
 
 
 def _stop_reason(run: Run) -> str | None:
@@ -153,7 +192,7 @@ def _stop_reason(run: Run) -> str | None:
     return None
 
 
-async def _worker(run: Run, info: RunInfo, queue: asyncio.Queue[tuple[Sample, int]]) -> None:
+async def _worker(run: Run, info: RunInfo, queue: asyncio.Queue[tuple[Sample, int]], committer: Committer) -> None:
     while True:
         try:
             sample, repeat = queue.get_nowait()
@@ -163,8 +202,8 @@ async def _worker(run: Run, info: RunInfo, queue: asyncio.Queue[tuple[Sample, in
         if reason:
             run.stop_reason = reason
             return
-        record = await _attempt(run, info, sample, repeat)
-        run.store.append_record(record)
+        record, transcript = await _attempt(run, info, sample, repeat)
+        await committer.commit(record, transcript)
         run.infra_errors += record.status == "infra_error"
         run.plugins.hook.harness_sample_finish(run=info, record=record)
 
@@ -190,13 +229,15 @@ async def execute(run: Run) -> dict[str, Any]:
             queue: asyncio.Queue[tuple[Sample, int]] = asyncio.Queue()
             for item in pending:
                 queue.put_nowait(item)
-            workers = [asyncio.create_task(_worker(run, info, queue)) for _ in range(max(1, run.max_concurrency))]
+            committer = Committer(run.store)
+            workers = [asyncio.create_task(_worker(run, info, queue, committer)) for _ in range(max(1, run.max_concurrency))]
             try:
                 await asyncio.gather(*workers)
             finally:
                 for worker in workers:
                     worker.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
+                await committer.close()
         status = "stopped" if run.stop_reason else "finished"
         if run.budget.exhausted:
             status = "budget_exhausted"
