@@ -10,7 +10,6 @@ import threading
 import time
 
 import pytest
-
 from harness_masgpt.sandboxed import utils
 
 API = ["LLM", "execute_code", "test_code_get_feedback", "get_function_signature", "get_test_cases", "extract_code_solution",

@@ -60,6 +60,7 @@ async def test_a_program_using_every_helper_runs_with_the_real_model(box, model,
     assert isinstance(response, str) and isinstance(code, str)
     assert seen["execute_code"] == "Final output: 42\nPrint during execution:\ncomputed"
     assert seen["execute_code_timeout"].startswith("Execution Time Out")
+    assert seen["execute_code_numpy"].startswith("Final output: 6\n") and seen["sympy"] == "(x - 1)*(x + 1)", "the image has numpy and sympy"
     assert seen["test_code_get_feedback"][0] == 1 and "Passed 1 of 2" in seen["test_code_get_feedback"][1]
     assert seen["extract_code_solution"] == "y = 2" and seen["extract_code"] == "answer = 42"
     assert seen["parse_to_json"] == {"k": [1, 2]} and seen["websearch"] == []
@@ -80,8 +81,10 @@ FAILURES = {
     "no_mas": ("from utils import *\nclass Team:\n    pass\n", "defines no class MAS"),
     "no_forward": ("from utils import *\nclass MAS:\n    def __init__(self, model_list):\n        pass\n", "no callable forward"),
     "exception": (
-        "from utils import *\nclass MAS:\n    def __init__(self, model_list):\n        self.llm = LLM(model_list)\n"
-        "    def forward(self, taskInfo):\n        return helper(taskInfo)\n\ndef helper(x):\n    return {}['missing']\n",
+        (
+            "from utils import *\nclass MAS:\n    def __init__(self, model_list):\n        self.llm = LLM(model_list)\n"
+            "    def forward(self, taskInfo):\n        return helper(taskInfo)\n\ndef helper(x):\n    return {}['missing']\n"
+        ),
         "KeyError: 'missing'",
     ),
     "none_answer": ("from utils import *\nclass MAS:\n    def __init__(self, model_list):\n        pass\n    def forward(self, taskInfo):\n        print('thinking')\n", "returned None"),

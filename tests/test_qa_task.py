@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from harness_qa import QA, exact_match, final_answer, is_mathematical, normalize
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from math_verify import parse, verify
 
 from harness import Answer, ConfigError
-from harness_qa import QA, exact_match, final_answer, is_mathematical, normalize
 
 DATA = Path(__file__).resolve().parent / "data" / "qa"
 

@@ -153,7 +153,6 @@ async def test_a_job_whose_worker_dies_is_not_run_twice(tier):
 
     async def count(method, params):
         calls.append(method)
-        return None
 
     # the job kills its supervisor, its parent on the local tier
     with pytest.raises(SandboxError, match="not retried"):

@@ -29,8 +29,7 @@ IMPORT_CHANGES = [
     'CMD ["python3"]',
 ]
 #: Debian packages installed into the image: Python and the libraries that generated programs
-#: (MAS-GPT's, AFlow's) commonly import. Changing this list needs a rebuild:
-#: `harness sandbox build --offline --force`.
+#: (MAS-GPT's, AFlow's) commonly import. Changing it: bump engine.IMAGE_REVISION.
 PACKAGES = ["python3", "python3-numpy", "python3-sympy"]
 #: Paths in the root fs that nothing in the sandbox needs.
 TRIM = ["var/cache/apt/archives/*.deb", "var/lib/apt/lists/*", "usr/share/doc/*", "usr/share/man/*", "usr/share/info/*"]

@@ -10,11 +10,16 @@ ended it). A program that dies without a report (os._exit, a signal) is judged b
 """
 
 import json
+import os
 import sys
 import traceback
 import types
 
-import utils
+# one BLAS thread: the container has one CPU, and a thread per host core would not fit the job's memory limit
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import utils  # after the environment that the programs' imports read
 
 PROGRAM = "mas_program.py"
 

@@ -33,23 +33,23 @@ code runs in a child process of the program, in the same sandbox, under its own 
 
 import ast
 import contextlib
-import io
+import io  # noqa: F401 - offered to programs by the star import
 import itertools
 import json
-import logging
-import math
-import multiprocessing
+import logging  # noqa: F401 - offered to programs by the star import
+import math  # noqa: F401 - offered to programs by the star import
+import multiprocessing  # noqa: F401 - offered to programs by the star import
 import os
-import random
+import random  # noqa: F401 - offered to programs by the star import
 import re
-import shutil
+import shutil  # noqa: F401 - offered to programs by the star import
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import time
-import traceback
+import time  # noqa: F401 - offered to programs by the star import
+import traceback  # noqa: F401 - offered to programs by the star import
 
 #: The environment variable through which the sandbox hands a job its RPC descriptors:
 #: "REQUEST_FD,REPLY_FD" (see harness_sandbox.rpc).
@@ -373,11 +373,10 @@ def _run_child(code, tests, timeout):
         if timed_out:
             _, stderr = proc.communicate()
         reports = []
-        with contextlib.suppress(OSError):
-            with open(report_path) as fh:
-                for line in fh:
-                    with contextlib.suppress(ValueError):
-                        reports.append(json.loads(line))
+        with contextlib.suppress(OSError), open(report_path) as fh:
+            for line in fh:
+                with contextlib.suppress(ValueError):
+                    reports.append(json.loads(line))
     return reports, timed_out, stderr.decode("utf-8", "replace")
 
 

@@ -19,6 +19,8 @@ class MAS():
             "get_test_cases": tests,
             "generate_and_extract_code": [response, code],
             "execute_code": execute_code("output = 6 * 7\nprint('computed')"),
+            "execute_code_numpy": execute_code("import numpy as np\noutput = int(np.arange(4).sum())"),
+            "sympy": str(__import__("sympy").factor("x**2 - 1")),
             "execute_code_timeout": execute_code("while True:\n    pass", timeout=1),
             "test_code_get_feedback": list(test_code_get_feedback("def double(x):\n    return 2 * x\n", ["assert double(2) == 4", "assert double(3) == 7"])),
             "extract_code_solution": extract_code_solution("<Code Solution>\n```python\ny = 2\n```\n</Code Solution>"),
