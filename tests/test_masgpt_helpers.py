@@ -19,8 +19,9 @@ API = ["LLM", "execute_code", "test_code_get_feedback", "get_function_signature"
 class FakeHarness:
     """Answers call_llm requests on pipes with scripted replies (or errors), recording them."""
 
-    def __init__(self, monkeypatch, replies):
+    def __init__(self, monkeypatch, replies, batch=1):
         self.replies = list(replies)
+        self.batch = batch  # requests collected before replying, last one first
         self.requests = []
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
@@ -31,11 +32,19 @@ class FakeHarness:
 
     def serve(self, req_r, rep_w):
         with open(req_r, "rb") as requests, open(rep_w, "wb", buffering=0) as replies:
+            waiting = []
             for line in requests:
                 request = json.loads(line)
                 self.requests.append(request)
-                reply = self.replies.pop(0) if self.replies else {"error": {"type": "budget", "message": "no more"}}
-                replies.write(json.dumps({"id": request["id"], **reply}).encode() + b"\n")
+                waiting.append(request)
+                if len(waiting) < self.batch:
+                    continue
+                for request in reversed(waiting):
+                    reply = self.replies.pop(0) if self.replies else {"error": {"type": "budget", "message": "no more"}}
+                    if callable(reply):
+                        reply = reply(request)
+                    replies.write(json.dumps({"id": request["id"], **reply}).encode() + b"\n")
+                waiting = []
 
 
 def test_a_star_import_gives_every_name_of_the_api_and_the_usual_modules():
@@ -64,7 +73,7 @@ def test_call_llm_raises_past_the_budget_and_except_exception_does_not_hide_it(m
 
 
 def test_call_llm_from_many_threads_gets_each_its_own_reply(monkeypatch):
-    harness = FakeHarness(monkeypatch, [{"result": f"r{i}"} for i in range(1, 9)])
+    harness = FakeHarness(monkeypatch, [lambda request: {"result": "answer to " + request["params"]["prompt"]}] * 8, batch=8)
     llm = utils.LLM([])
     results = {}
 
@@ -76,8 +85,8 @@ def test_call_llm_from_many_threads_gets_each_its_own_reply(monkeypatch):
         t.start()
     for t in threads:
         t.join(10)
-    by_prompt = {r["params"]["prompt"]: f"r{r['id']}" for r in harness.requests}
-    assert results == {i: by_prompt[f"q{i}"] for i in range(8)}
+    assert results == {i: f"answer to q{i}" for i in range(8)}
+    assert sorted(r["id"] for r in harness.requests) == list(range(1, 9))
 
 
 def test_without_a_bridge_the_library_says_where_it_works(monkeypatch):

@@ -11,6 +11,7 @@ import selectors
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness_sandbox import supervisor
 from harness_sandbox.supervisor import RPC_LINE_LIMIT, _RpcRelay, encode
 
 requests = st.lists(
@@ -108,3 +109,15 @@ def read_replies_raw(relay) -> bytes:
     except BlockingIOError:
         pass
     return data
+
+
+def test_a_job_that_never_reads_its_replies_is_ended(monkeypatch):
+    monkeypatch.setattr(supervisor, "RPC_UNREAD_LIMIT", 1 << 20)
+    relay = _RpcRelay(7, [].append)
+    os.set_blocking(relay.replies, False)
+    sel = selectors.DefaultSelector()
+    for _ in range(40):
+        relay._requests(b"not json\n" * 1000, sel)
+    assert relay.cancelled is not None and "unread" in relay.cancelled
+    assert len(relay.outgoing) <= 1 << 20
+    relay.close()

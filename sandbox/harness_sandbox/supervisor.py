@@ -69,6 +69,8 @@ PR_SET_CHILD_SUBREAPER = 36
 RPC_ENV = "HARNESS_RPC_FDS"
 #: Longest request line a job may write (a longer one is refused and its bytes dropped).
 RPC_LINE_LIMIT = 16 << 20
+#: Replies a job has left unread beyond this many bytes end it (the supervisor's memory is the container's).
+RPC_UNREAD_LIMIT = 64 << 20
 
 
 # --- the protocol, shared with the host -------------------------------------------------------
@@ -431,6 +433,9 @@ class _RpcRelay:
             return
         was_empty = not self.outgoing
         self.outgoing += json.dumps(reply, separators=(",", ":")).encode() + b"\n"
+        if len(self.outgoing) > RPC_UNREAD_LIMIT:
+            self.outgoing.clear()
+            self.cancelled = self.cancelled or f"the job left more than {RPC_UNREAD_LIMIT} bytes of replies unread"
         if was_empty:
             self._flush(sel)
 
