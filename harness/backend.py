@@ -33,6 +33,9 @@ class Backend(abc.ABC):
 
     scheme: ClassVar[str] = ""
     features: frozenset[str] = frozenset()
+    #: USD per server-hour for backends whose servers are billed by time (a local fleet with
+    #: ``--hour-price``, a models-table endpoint with ``hour_price``); None: no such price.
+    hour_price: float | None = None
 
     def __init__(self, spec: str, config: Config) -> None:
         self.spec = spec
@@ -56,6 +59,35 @@ class Backend(abc.ABC):
     def describe(self) -> dict[str, Any]:
         """What run.json records: spec, model, resolved endpoints, server flags. Never a key."""
         return {"spec": self.spec, "scheme": self.scheme}
+
+    def server_seconds(self) -> float | None:
+        """Seconds of server time used so far, summed over the backend's servers (two servers up
+        for an hour: 7200), for backends that run servers (local fleets) or rent them by the hour;
+        None for a backend priced by tokens alone (a hosted API)."""
+        return None
+
+    def serving(self) -> dict[str, Any] | None:
+        """What summary.json's ``serving`` keeps of this backend: ``server_seconds``, ``hour_price``
+        (USD per server-hour, None: unknown) and ``cost`` (USD, None without a price); None when
+        `server_seconds` is None."""
+        seconds = self.server_seconds()
+        if seconds is None:
+            return None
+        return serving_entry(seconds, self.hour_price)
+
+    def report_server(self, server: dict[str, Any], state: str, detail: str = "") -> None:
+        """Tell the plugins (hook `harness_server_state`) that one of this backend's servers
+        changed state: ``starting``, ``loading`` (still starting; ``detail`` is its last log line),
+        ``ready``, ``failed`` (``detail``: why, with the tail of its log) or ``stopped``."""
+        plugins = getattr(self.config, "plugins", None)
+        if plugins is not None:
+            plugins.hook.harness_server_state(backend=self.spec, server=dict(server), state=state, detail=detail)
+
+
+def serving_entry(server_seconds: float, hour_price: float | None) -> dict[str, Any]:
+    """One backend's server time and its cost: USD = hours x ``hour_price`` (None: unpriced)."""
+    cost = None if hour_price is None else round(server_seconds / 3600 * hour_price, 8)
+    return {"server_seconds": round(server_seconds, 3), "hour_price": hour_price, "cost": cost}
 
 
 @dataclass

@@ -8,6 +8,8 @@ harness.toml (found in the working directory, or given with ``--config``)::
     model = "gpt-4o"
     input_price = 2.5                    # USD per million input tokens
     output_price = 10.0                  # USD per million output tokens
+    hour_price = 2.0                     # USD per server-hour (local fleets, rented endpoints),
+                                         # charged per replica for the time a run uses them
     max_connections = 16                 # requests in flight per replica
     timeout = 120                        # seconds per try
     attempts = 5                         # tries before a request is an infra_error
@@ -28,7 +30,7 @@ from harness.errors import ConfigError
 if TYPE_CHECKING:
     from harness.plugins import Plugins
 
-MODEL_KEYS = {"base_url", "api_key_env", "model", "input_price", "output_price", "max_connections", "timeout", "attempts", "backoff", "backend"}
+MODEL_KEYS = {"base_url", "api_key_env", "model", "input_price", "output_price", "max_connections", "timeout", "attempts", "backoff", "backend", "hour_price"}
 
 
 @dataclass
@@ -44,6 +46,7 @@ class ModelConfig:
     attempts: int = 5  # tries of one request before it is an infra_error
     backoff: float = 0.5  # seconds before the 2nd try; doubles for each later one
     backend: str = "openai"  # the scheme of the backend class that serves this table entry
+    hour_price: float | None = None  # USD per server-hour, per replica; None: not billed by time
 
     def describe(self) -> dict[str, Any]:
         """Everything but secrets, for run.json."""
@@ -59,6 +62,7 @@ class ModelConfig:
             "attempts": self.attempts,
             "backoff": self.backoff,
             "backend": self.backend,
+            "hour_price": self.hour_price,
         }
 
 
@@ -72,7 +76,7 @@ def _model_from_table(name: str, table: dict[str, Any], source: str) -> ModelCon
     if not urls or not all(isinstance(u, str) for u in urls):
         raise ConfigError(f'{source}: [models.{name}] needs base_url = "http://host:port/v1" (or a list of them)')
     try:
-        return ModelConfig(
+        model = ModelConfig(
             name=name,
             model=str(table.get("model", name)),
             base_urls=[u.rstrip("/") for u in urls],
@@ -84,9 +88,13 @@ def _model_from_table(name: str, table: dict[str, Any], source: str) -> ModelCon
             attempts=int(table.get("attempts", 5)),
             backoff=float(table.get("backoff", 0.5)),
             backend=str(table.get("backend", "openai")),
+            hour_price=None if table.get("hour_price") is None else float(table["hour_price"]),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{source}: [models.{name}]: {exc}") from exc
+    if model.hour_price is not None and not model.hour_price >= 0:
+        raise ConfigError(f"{source}: [models.{name}] hour_price = {model.hour_price}: give USD per server-hour, 0 or more")
+    return model
 
 
 def load_toml(path: Path) -> dict[str, Any]:

@@ -10,6 +10,9 @@ from harness.backend import Backend, Model, RoleMeter
 from harness.errors import UsageError
 from harness.sandbox import Sandbox
 
+#: The transcript event of `SampleContext.phase`.
+PHASE_EVENT = "phase"
+
 
 @dataclass
 class Budget:
@@ -31,6 +34,7 @@ class SampleContext:
     repeat: int = 0
     seed: int | None = None
     on_call: Callable[[dict[str, Any]], None] = lambda call: None
+    on_event: Callable[[dict[str, Any]], None] = lambda event: None  # each `trace`d event
     meters: dict[str, RoleMeter] = field(default_factory=dict)
     transcript: list[dict[str, Any]] = field(default_factory=list)
 
@@ -43,8 +47,17 @@ class SampleContext:
         return Model(backend, role, meter, self.transcript, self._charge)
 
     def trace(self, event: str, **data: Any) -> None:
-        """Add a non-model event to the transcript (a document handed over, a tool call, a test run)."""
-        self.transcript.append({"event": event, **data})
+        """Add a non-model event to the transcript (a document handed over, a tool call, a test
+        run) and pass it to ``on_event``."""
+        entry = {"event": event, **data}
+        self.transcript.append(entry)
+        self.on_event(entry)
+
+    def phase(self, name: str) -> None:
+        """Say which phase of the sample the system is in now (``"round 2: Engineer"``): a
+        ``phase`` event of the transcript, which a run passes to the `harness_sample_phase` hook
+        so that progress displays show where a long sample is."""
+        self.trace(PHASE_EVENT, name=name)
 
     def _charge(self, call: dict[str, Any]) -> None:
         self.budget.spent += call.get("cost") or 0.0

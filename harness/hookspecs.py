@@ -115,9 +115,35 @@ def harness_run_start(run: RunInfo) -> None:
 
 
 @hookspec
+def harness_sample_start(run: RunInfo, node_id: str, repeat: int) -> None:
+    """One (sample, repeat) is about to be solved: it is in flight until its
+    `harness_sample_finish`."""
+
+
+@hookspec
+def harness_sample_phase(run: RunInfo, node_id: str, repeat: int, phase: str) -> None:
+    """The system working on (``node_id``, ``repeat``) entered a phase: it called
+    ``ctx.phase(name)`` (or ``ctx.trace("phase", name=…)``), which also writes a ``phase`` event
+    to the transcript. ``phase`` is a short text for people, e.g. ``round 2: Engineer``; it lasts
+    until the sample's next phase or its finish. Systems whose samples take long (several roles,
+    rounds) report phases so that progress displays can show where each sample is."""
+
+
+@hookspec
 def harness_llm_call(run: RunInfo, call: dict[str, Any]) -> None:
     """A model call finished (or failed for good). ``call`` is its transcript entry: role,
     backend, request, response, usage (tokens), cost (USD), latency (seconds), error."""
+
+
+@hookspec
+def harness_server_state(backend: str, server: dict[str, Any], state: str, detail: str) -> None:
+    """A server that a backend launched (a llama.cpp or vLLM process, see
+    `harness.serving.managed.ManagedServer`) changed state, during any command that starts
+    backends, before `harness_run_start` too. ``backend`` is the backend's spec; ``server`` a
+    copy of its description (name, argv, port, logs, pid); ``state`` one of ``starting``,
+    ``loading`` (still starting, reported every few seconds; ``detail`` is its newest log
+    line), ``ready`` (``detail``: how long it took), ``failed`` (``detail``: why, with the tail
+    of its log) and ``stopped``. May be called from an exit handler when the harness ends."""
 
 
 @hookspec

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.backend import Backend
 from harness.config import Config, parse_pairs
@@ -86,6 +87,11 @@ class Resources:
     def distinct_backends(self) -> list[Backend]:
         return list(dict.fromkeys(self.backends.values()))
 
+    def serving(self) -> dict[str, dict[str, Any]]:
+        """Backend spec -> its server time and cost (`Backend.serving`), for the backends that
+        run or rent servers; what summary.json keeps as ``serving``."""
+        return {backend.spec: entry for backend in self.distinct_backends if (entry := backend.serving()) is not None}
+
     @asynccontextmanager
     async def opened(self, log_dir: Path) -> AsyncIterator[Resources]:
         """Start the sandbox, then every backend (a managed server logs under ``log_dir/logs``);
@@ -102,3 +108,22 @@ class Resources:
                     await asyncio.shield(closing())
                 except Exception:  # closing must go on for the others
                     traceback.print_exc()
+
+
+def add_serving(earlier: dict[str, dict[str, Any]], now: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The ``serving`` of a resumed run: per backend spec, the seconds and costs of the earlier
+    invocations plus this one's (a cost is None once any part of it was unpriced); the price
+    shown is the latest."""
+    total = {spec: dict(entry) for spec, entry in earlier.items()}
+    for spec, entry in now.items():
+        before = total.get(spec)
+        if before is None:
+            total[spec] = dict(entry)
+            continue
+        costs = (before.get("cost"), entry.get("cost"))
+        total[spec] = {
+            "server_seconds": round((before.get("server_seconds") or 0.0) + entry["server_seconds"], 3),
+            "hour_price": entry.get("hour_price"),
+            "cost": None if None in costs else round(sum(costs), 8),
+        }
+    return total

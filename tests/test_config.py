@@ -44,3 +44,14 @@ def test_pairs():
     assert parse_pairs(["a=1", "b = x=y"], "--task-opt") == {"a": "1", "b": "x=y"}
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         parse_pairs(["novalue"], "--task-opt")
+
+
+def test_hour_price_of_a_models_table(tmp_path):
+    path = tmp_path / "harness.toml"
+    path.write_text('[models.local]\nbase_url = "http://127.0.0.1:1/v1"\nhour_price = 2.5\n[models.api]\nbase_url = "http://a/v1"\n')
+    models = load_models(path)
+    assert models["local"].hour_price == 2.5 and models["local"].describe()["hour_price"] == 2.5
+    assert models["api"].hour_price is None
+    path.write_text('[models.local]\nbase_url = "http://127.0.0.1:1/v1"\nhour_price = -1\n')
+    with pytest.raises(ConfigError, match=r"\[models.local\] hour_price = -1.0: give USD per server-hour, 0 or more"):
+        load_models(path)

@@ -13,6 +13,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -79,7 +80,7 @@ def test_run_launches_a_fleet_and_stops_it(model: Path, vllm_env: dict[str, str]
         busy = taken.getsockname()[1]
         done = harness(
             "run", "--backend", f"vllm:{model}", "--vllm-servers", "2", "--start-port", str(busy), *FLEET_ARGS,
-            "--sandbox", "local", "--task", "humaneval", "--limit", "4", "--system-opt", "max_tokens=32", "--json",
+            "--sandbox", "local", "--task", "humaneval", "--limit", "4", "--system-opt", "max_tokens=32", "--json", "--hour-price", "3.6",
             cwd=tmp_path, env=vllm_env,
         )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -98,6 +99,12 @@ def test_run_launches_a_fleet_and_stops_it(model: Path, vllm_env: dict[str, str]
     answered = {call["endpoint"] for r in records(run_dir) for call in json.loads((run_dir / r["transcript"]).read_text())}
     assert answered == set(backend["base_urls"])  # four samples in flight at once: both replicas served
     assert_gone([server["pid"] for server in backend["servers"]])
+    # each server's start-up was shown, and both servers' uptime is charged at $3.60 an hour
+    for port in ports:
+        assert f"server vllm on port {port} (vllm:{model}) ready after" in done.stderr
+    serving = summary["serving"][f"vllm:{model}"]
+    assert serving["hour_price"] == 3.6 and serving["server_seconds"] > summary["wall_seconds"]  # two servers
+    assert serving["cost"] == pytest.approx(serving["server_seconds"] / 1000, abs=1e-6) and backend["hour_price"] == 3.6
 
 
 def test_a_bad_model_fails_fast_with_the_log_tail(vllm_env: dict[str, str], tmp_path: Path) -> None:
@@ -114,6 +121,7 @@ def test_a_bad_model_fails_fast_with_the_log_tail(vllm_env: dict[str, str], tmp_
     assert "exited with" in done.stderr and "during start-up" in done.stderr
     assert "--- last lines of" in done.stderr and "vllm_port_" in done.stderr
     assert "no-such-architecture" in done.stderr  # vLLM's own complaint, from its log
+    assert re.search(r"server vllm on port \d+ \(vllm:\S+\) failed:\n", done.stderr)  # shown as it failed, log tail below
     leftovers = subprocess.run(["pgrep", "-f", str(broken)], capture_output=True, text=True, check=False).stdout.split()
     assert leftovers == []
 

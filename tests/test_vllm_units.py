@@ -45,6 +45,9 @@ def test_fleet_options_defaults_and_checks() -> None:
     for bad in ({"vllm_servers": 0}, {"start_port": 70000}, {"stagger_delay": -1.0}):
         with pytest.raises(UsageError):
             FleetOptions.from_config(config(**bad))
+    assert plain.hour_price is None and FleetOptions.from_config(config(hour_price=2.5)).hour_price == 2.5
+    with pytest.raises(UsageError, match="--hour-price -1.0: give the USD one server costs per hour"):
+        FleetOptions.from_config(config(hour_price=-1.0))
 
 
 def test_launcher_forms() -> None:
@@ -111,7 +114,7 @@ def test_models_file_round_trips_through_the_config_loader(tmp_path: Path) -> No
     table = {"model": 'odd "name"', "base_url": ["http://127.0.0.1:8000/v1", "http://127.0.0.1:8001/v1"], "input_price": 0.5, "max_connections": 8}
     write_models_file(path, {"smol": table}, header="written by a test\nsecond line")
     model = load_models(path)["smol"]
-    assert model.model == 'odd "name"' and model.base_urls == table["base_url"]
+    assert model.model == 'odd "name"' and model.base_urls == table["base_url"] and model.hour_price is None
     assert (model.input_price, model.max_connections, model.backend) == (0.5, 8, "openai")
     assert path.read_text().startswith("# written by a test\n# second line\n")
 
@@ -155,3 +158,44 @@ def test_the_vllm_python_is_found_in_the_setup_venv_and_said(tmp_path, monkeypat
     assert vllm_python("/given/python") == "/given/python"
     monkeypatch.setenv(PYTHON_ENV, "/env/python")
     assert vllm_python(None) == "/env/python"
+
+
+# A stand-in for `vllm serve` that answers the health checks: enough to time a fleet's servers.
+FAKE_VLLM = """
+import http.server, json, sys
+port = int(sys.argv[sys.argv.index("--port") + 1])
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"data": [{"id": "m"}]}).encode() if self.path == "/v1/models" else b"ok"
+        self.send_response(200 if self.path in ("/health", "/v1/models") else 404)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+"""
+
+
+async def test_a_priced_fleet_is_charged_for_every_server_while_it_ran(tmp_path: Path) -> None:
+    import asyncio
+    import time
+
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
+    (tmp_path / "fake_vllm.py").write_text(FAKE_VLLM)
+    launcher = Launcher((sys.executable, str(tmp_path / "fake_vllm.py")), model_flag=True)
+    options = FleetOptions(servers=2, gpu_groups=(None, None), start_port=20000, hour_price=7.2)
+    backend = VLLMBackend("vllm:x", config(), Fleet(launcher, resolve_model(str(tmp_path / "model")), options))
+    assert backend.hour_price == 7.2 and backend.server_seconds() == 0.0
+    started = time.monotonic()
+    await backend.start(tmp_path / "run")
+    await asyncio.sleep(0.3)
+    await backend.close()
+    wall = time.monotonic() - started
+    seconds = backend.server_seconds()
+    assert 2 * 0.3 < seconds <= 2 * wall  # both servers, from launch to exit
+    assert backend.serving() == {"server_seconds": round(seconds, 3), "hour_price": 7.2, "cost": round(seconds * 7.2 / 3600, 8)}
+    assert backend.describe()["hour_price"] == 7.2

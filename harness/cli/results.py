@@ -13,7 +13,6 @@ from harness import hookimpl
 from harness.config import Config
 from harness.errors import ExitCode, UsageError
 from harness.results.compare import compare_runs, format_comparison
-from harness.results.html_report import render_report
 from harness.results.leaderboard import (
     build_rows,
     export,
@@ -39,7 +38,8 @@ def harness_add_commands(subparsers: Any, add_common: Any) -> None:
     report = subparsers.add_parser("report", help="a self-contained HTML report: leaderboard, accuracy vs cost, every sample's transcript")
     add_common(report)
     report.add_argument("--task", help="only runs of this task")
-    report.add_argument("--output", metavar="FILE", required=True, help="the .html file to write")
+    report.add_argument("--output", metavar="FILE", help="the .html file to write")
+    report.add_argument("--figures", metavar="DIR", help="also write each task's accuracy-versus-cost chart as DIR/TASK.pdf and DIR/TASK.png")
     report.set_defaults(handler=cmd_report)
 
     compare = subparsers.add_parser("compare", help="paired comparison of two runs of one task on the samples both scored")
@@ -84,10 +84,30 @@ def cmd_leaderboard(config: Config) -> int:
 
 
 def cmd_report(config: Config) -> int:
+    output, figures = config.getoption("output"), config.getoption("figures")
+    if not output and not figures:
+        raise UsageError("harness report: give --output FILE.html (the page), --figures DIR (the charts as PDF and PNG), or both")
+    from harness.results import (
+        chart,  # matplotlib and jinja2 load only for this command
+    )
+    from harness.results.html_report import render_report
+
     runs, left_out = load_runs(config.results_dir, config.getoption("task"))
     _left_out_note(left_out)
-    _write(config.getoption("output"), render_report(runs, build_rows(runs), left_out, str(config.results_dir)))
-    print(config.getoption("output"))
+    rows = build_rows(runs)
+    if output:
+        _write(output, render_report(runs, rows, left_out, str(config.results_dir)))
+        print(output)
+    if figures:
+        charts = chart.task_charts(rows, lambda i: f"#cfg-{i}")
+        if not charts:
+            print(f"no configuration has a scored sample: no figure written to {figures}", file=sys.stderr)
+        for task_chart in charts:
+            try:
+                paths = chart.save(task_chart, Path(figures))
+            except OSError as exc:
+                raise UsageError(f"--figures {figures}: cannot write ({exc.strerror}); check the folder is writable") from exc
+            print(" ".join(map(str, paths)))
     return ExitCode.OK
 
 

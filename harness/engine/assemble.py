@@ -202,6 +202,7 @@ def resume_run(config: Config) -> Run:
     run = _make_run(config, store, spec, system, task, resources, samples)
     earlier = store.read_summary() or {}
     run.earlier_wall_seconds = earlier.get("wall_seconds", 0.0)
+    run.earlier_serving = earlier.get("serving") or {}
     run.budget.spent = sum(r.cost for r in store.read_records())  # --max-cost covers the whole run
     return run
 

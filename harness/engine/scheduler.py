@@ -14,13 +14,14 @@ import asyncio
 import signal
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.context import Budget, SampleContext
+from harness.context import PHASE_EVENT, Budget, SampleContext
 from harness.errors import BackendError, SandboxError
 from harness.plugins import Plugins
-from harness.resources import Resources
+from harness.resources import Resources, add_serving
 from harness.results.summary import summarize_records
 from harness.store import RunStore
 from harness.system import System
@@ -48,6 +49,7 @@ class Run:
     stop_reason: str | None = None
     infra_errors: int = 0
     earlier_wall_seconds: float = 0.0  # spent by the invocations a --resume continues
+    earlier_serving: dict[str, dict[str, Any]] = field(default_factory=dict)  # their server time
 
     @property
     def id(self) -> str:
@@ -84,6 +86,16 @@ def _truncate(text: str, limit: int = OUTPUT_LIMIT) -> str:
     return text[: limit // 2] + f"\n… [{len(text) - limit} characters cut] …\n" + text[-limit // 2 :]
 
 
+def _phase_reporter(run: Run, info: RunInfo, sample: Sample, repeat: int) -> Callable[[dict[str, Any]], None]:
+    """The context's ``on_event``: a ``phase`` event fires `harness_sample_phase`."""
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event["event"] == PHASE_EVENT:
+            run.plugins.hook.harness_sample_phase(run=info, node_id=sample.node_id, repeat=repeat, phase=str(event.get("name", "")))
+
+    return on_event
+
+
 async def _attempt(run: Run, info: RunInfo, sample: Sample, repeat: int) -> tuple[Record, list[dict[str, Any]]]:
     seed = None if run.seed is None else run.seed + repeat
     ctx = SampleContext(
@@ -93,7 +105,9 @@ async def _attempt(run: Run, info: RunInfo, sample: Sample, repeat: int) -> tupl
         repeat=repeat,
         seed=seed,
         on_call=lambda call: run.plugins.hook.harness_llm_call(run=info, call=call),
+        on_event=_phase_reporter(run, info, sample, repeat),
     )
+    run.plugins.hook.harness_sample_start(run=info, node_id=sample.node_id, repeat=repeat)
     started = time.monotonic()
     answer: Answer | None = None
     error: str | None = None
@@ -277,4 +291,5 @@ def summarize(run: Run, status: str) -> dict[str, Any]:
         "stop_reason": run.stop_reason,
         "selected": len(run.samples),
         "wall_seconds": round(run.earlier_wall_seconds + time.monotonic() - run.started, 3),
+        "serving": add_serving(run.earlier_serving, run.resources.serving()),
     }

@@ -40,7 +40,7 @@ class CsvExporter:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else [], lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({key: " ".join(value) if isinstance(value, list) else value for key, value in row.items()})
+            writer.writerow({key: " ".join(map(str, value)) if isinstance(value, list) else value for key, value in row.items()})
         return out.getvalue()
 
 

@@ -1,197 +1,175 @@
 """`harness report`: one self-contained HTML file (inline CSS and SVG, no script, nothing fetched).
 
-It holds the leaderboard, accuracy versus cost with the Pareto front, and a drill-down: each
-leaderboard row links to its runs, each run lists its samples, each sample links to its record
-and transcript. Sample sections are shown only while they are the page's target (``:target``),
-so the page stays short however many transcripts it carries.
+It holds the leaderboard (secondary columns folded into one wrapping cell, so that it fits a
+1,400 px window and a printed page), one accuracy-versus-cost chart per task (`harness.results.chart`),
+the runs pooled into each row, each run's facts and samples, and every sample's record and
+transcript. Sample sections are ``hidden="until-found"``: folded away, yet found by the browser's
+find-in-page and opened by a link to them. The markup is the Jinja2 template
+``templates/report.html.j2`` (with ``report.css``), shipped as package data.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from html import escape
+from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
+import jinja2
+
 from harness import __version__
-from harness.results.chart import Point, scatter_svg
+from harness.results import chart
 from harness.results.leaderboard import (
+    SECONDARY_COLUMNS,
     RunData,
     display_table,
     models_label,
     options_label,
+    wall_label,
 )
-from harness.results.transcripts import clip, describe
+from harness.results.transcripts import Entry, clip, describe
 from harness.types import Record
 
-CSS = """
-body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1280px; padding: 0 16px; color: #1d232a; background: #fff; }
-h1 { font-size: 22px; } h3 { font-size: 16px; margin-top: 28px; } h2 { font-size: 18px; border-bottom: 2px solid #d5dbe1; padding-bottom: 4px; margin-top: 36px; }
-table { border-collapse: collapse; margin: 8px 0; font-size: 13px; }
-th, td { border: 1px solid #d5dbe1; padding: 3px 8px; text-align: left; vertical-align: top; }
-th { background: #eef2f6; } tr:target { background: #fff4c2; }
-pre { background: #f5f7f9; border: 1px solid #e1e6eb; padding: 8px; white-space: pre-wrap; word-break: break-word; max-height: 480px; overflow: auto; margin: 4px 0 10px; }
-.passed { color: #17803d; font-weight: 600; } .failed, .error, .timeout { color: #b42318; font-weight: 600; } .infra_error { color: #9a6700; font-weight: 600; }
-.sample { display: none; border: 2px solid #9fb3c8; padding: 8px 16px; margin: 16px 0; }
-.sample:target { display: block; }
-.entry { border-left: 4px solid #9fb3c8; padding-left: 10px; margin: 12px 0; }
-.entry.event { border-color: #8250df; } .entry.failed-call { border-color: #b42318; }
-.entry h4 { margin: 4px 0; font-size: 13px; } .label { font-size: 12px; color: #57606a; margin-top: 6px; }
-.note { color: #57606a; }
-svg.chart text { font: 12px system-ui, sans-serif; fill: #1d232a; } svg.chart .axis { font-weight: 600; }
-svg.chart .plot { fill: #fbfcfd; stroke: #9fb3c8; } svg.chart .grid { stroke: #e1e6eb; }
-svg.chart .front { fill: none; stroke: #17803d; stroke-width: 2; stroke-dasharray: 6 4; }
-svg.chart .ci { stroke: #57606a; stroke-width: 2; }
-svg.chart .point { fill: #8c959f; stroke: #1d232a; } svg.chart .front-point { fill: #2da44e; }
-svg.chart .mark { font-weight: 700; }
-"""
+#: Leaderboard headers whose cells are numbers (right-aligned, never wrapped).
+NUMERIC = ("runs", "samples", "attempts", "cost $", "$/sample", "tokens/sample")
+#: The page's one column for every pass@k and pass^k beyond pass@1.
+K_COLUMN = "pass@k / pass^k"
 
 
-def _table(headers: list[str], rows: list[list[str]], row_ids: list[str] | None = None) -> str:
-    """An HTML table; cells are HTML already (escape text before)."""
-    head = "".join(f"<th>{h}</th>" for h in headers)
-    body = []
-    for i, cells in enumerate(rows):
-        row_id = f' id="{row_ids[i]}"' if row_ids else ""
-        body.append(f"<tr{row_id}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def _link(href: str, text: str) -> str:
-    return f'<a href="#{escape(href)}">{escape(text)}</a>'
-
-
-class _Anchors:
-    """Ids of the page's sections: cfg-N (leaderboard rows), run-N, run-N-sM (samples)."""
-
-    def __init__(self, runs: list[RunData], rows: list[dict[str, Any]]) -> None:
-        self.run = {run.run_id: f"run-{i}" for i, run in enumerate(runs)}
-        self.row = {run_id: f"cfg-{i}" for i, row in enumerate(rows) for run_id in row["runs"]}
-
-    def sample(self, run: RunData, index: int) -> str:
-        return f"{self.run[run.run_id]}-s{index}"
-
-
-def _leaderboard(rows: list[dict[str, Any]], anchors: _Anchors) -> str:
-    headers, cells = display_table(rows)
-    linked = [
-        [str(i + 1), *(escape(c) for c in row_cells), " ".join(_link(anchors.run[r], r) for r in row["runs"])]
-        for i, (row, row_cells) in enumerate(zip(rows, cells, strict=True))
-    ]
-    ids = [anchors.row[row["runs"][0]] for row in rows]
-    return _table(["#", *map(escape, headers), "runs"], linked, ids)
-
-
-def _chart(rows: list[dict[str, Any]], anchors: _Anchors) -> str:
-    points = [
-        Point(
-            x=row["cost_per_sample"] or 0.0,
-            y=row["pass@1"],
-            low=row["pass@1_low"],
-            high=row["pass@1_high"],
-            label=str(i + 1),
-            title=f"#{i + 1} {row['system']} · {row['models']} · {row['task']}: pass@1 {row['pass@1']:.3f}, ${row['cost_per_sample'] or 0:.5f}/sample",
-            href="#" + anchors.row[row["runs"][0]],
-        )
-        for i, row in enumerate(rows)
-        if row["pass@1"] is not None
-    ]
-    if not points:
-        return '<p class="note">No configuration has a scored sample: nothing to plot.</p>'
-    note = (
-        '<p class="note">Numbers are leaderboard rows; bars are 95% bootstrap intervals; the dashed line is the '
-        "Pareto front (green points: no other configuration is both cheaper and more accurate).</p>"
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("harness.results", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
-    return scatter_svg(points) + note
 
 
-def _run_facts(run: RunData) -> list[list[str]]:
+@dataclass
+class _Sample:
+    record: Record
+    anchor: str
+    fields: list[tuple[str, str]]
+    entries: list[Entry]
+
+
+@dataclass
+class _Run:
+    run_id: str
+    anchor: str
+    row_anchor: str
+    status: str
+    samples: int
+    repeats: int
+    wall: str
+    started: str
+    facts: list[tuple[str, Any]]
+    records: list[_Sample] = field(default_factory=list)
+
+
+def _sample(run: RunData, anchor: str, record: Record) -> _Sample:
+    fields = [(label, clip(str(getattr(record, label)))) for label in ("error", "answer", "output") if getattr(record, label)]
+    if record.details:
+        fields.append(("details", clip(json.dumps(record.details, indent=2, default=str))))
+    entries = [describe(raw) for raw in run.store.read_transcript(record.node_id, record.repeat)]
+    return _Sample(record, anchor, fields, entries)
+
+
+def _facts(run: RunData) -> list[tuple[str, Any]]:
+    """The run's facts; sandbox, versions and git stay structured (the template draws tables)."""
     spec = run.spec
     dataset = spec["task"].get("dataset", {})
-    facts = [
+    serving = (run.summary or {}).get("serving") or {}
+    return [
         ("status", f"{spec.get('status')}" + (f" ({spec['stop_reason']})" if spec.get("stop_reason") else "")),
         ("started / ended", f"{spec.get('started_at')} / {spec.get('ended_at')}"),
         ("system", f"{spec['system']['name']} {options_label(spec)}"),
         ("models", models_label(spec)),
-        ("task", f"{spec['task']['name']} {spec['task'].get('version', '')} · dataset {dataset.get('source', '')} {dataset.get('version', '')} sha256 {dataset.get('sha256', '')}"),
+        ("task", f"{spec['task']['name']} {spec['task'].get('version', '')}"),
+        ("dataset", dataset),
         ("selection", f"{len(spec.get('selection', {}).get('selected', []))} samples × {spec.get('repeats')} repeats, seed {spec.get('seed')}"),
-        ("sandbox", json.dumps(spec.get("resolved", {}).get("sandbox", {}))),
-        ("versions", json.dumps(spec.get("versions", {}))),
-        ("git", json.dumps(spec.get("git", {}))),
+        ("server time", serving),
+        ("sandbox", spec.get("resolved", {}).get("sandbox", {})),
+        ("versions", spec.get("versions", {})),
+        ("git", spec.get("git") or {}),
     ]
-    return [[escape(k), escape(v)] for k, v in facts]
 
 
-def _run(run: RunData, anchors: _Anchors) -> str:
-    rows = [
-        [
-            _link(anchors.sample(run, i), r.node_id),
-            str(r.repeat),
-            _status(r),
-            escape(str(r.score)),
-            str(r.llm_calls),
-            f"{r.input_tokens}+{r.output_tokens}",
-            f"{r.cost:.5f}",
-            f"{r.latency:.2f}",
-            escape((r.error or "")[:80]),
-        ]
-        for i, r in enumerate(run.records)
-    ]
-    back = _link(anchors.row[run.run_id], "leaderboard row")
-    return (
-        f'<section id="{anchors.run[run.run_id]}"><h3>Run {escape(run.run_id)}</h3><p>{back}</p>'
-        + _table(["field", "value"], _run_facts(run))
-        + _table(["sample", "repeat", "status", "score", "calls", "tokens", "cost $", "seconds", "error"], rows)
-        + "</section>"
-    )
+def _k_lines(by_header: dict[str, str], ks: list[str]) -> list[str]:
+    """One line per k: ``k=5: 0.831 / 0.003`` (pass@k / pass^k), for the k this row has."""
+    lines = []
+    for k in ks:
+        at, hat = by_header.get(f"pass@{k}", ""), by_header.get(f"pass^{k}", "")
+        if at or hat:
+            lines.append(f"k={k}: {at or '-'} / {hat or '-'}")
+    return lines
 
 
-def _status(record: Record) -> str:
-    return f'<span class="{escape(record.status)}">{escape(record.status)}</span>'
-
-
-def _pre(label: str, text: str) -> str:
-    return f'<div class="label">{escape(label)}</div><pre>{escape(text)}</pre>'
-
-
-def _sample(run: RunData, index: int, record: Record, anchors: _Anchors) -> str:
-    head = f"{record.node_id} · repeat {record.repeat} · run {run.run_id}"
-    parts = [f'<section class="sample" id="{anchors.sample(run, index)}"><h3>{escape(head)}</h3>']
-    parts.append(f"<p>{_link(anchors.run[run.run_id], 'back to the run')} · status {_status(record)} · score {escape(str(record.score))}</p>")
-    for label in ("error", "answer", "output"):
-        if getattr(record, label):
-            parts.append(_pre(label, clip(str(getattr(record, label)))))
-    if record.details:
-        parts.append(_pre("details", clip(json.dumps(record.details, indent=2, default=str))))
-    transcript = run.store.read_transcript(record.node_id, record.repeat)
-    parts.append(f"<h4>Transcript: {len(transcript)} entries</h4>")
-    for number, raw in enumerate(transcript, 1):
-        entry = describe(raw)
-        css = "entry event" if entry.kind == "event" else "entry failed-call" if entry.failed else "entry"
-        parts.append(f'<div class="{css}"><h4>{number}. {escape(entry.title)}</h4>' + "".join(_pre(b.label, b.text) for b in entry.blocks) + "</div>")
-    parts.append("</section>")
-    return "".join(parts)
+def _board(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The leaderboard as the page draws it: the secondary columns folded into ``more``, and every
+    pass@k / pass^k in one column with a line per k, so that the table keeps to the page."""
+    headers, cells = display_table(rows)
+    metrics = [h for h in headers if h.startswith(("pass@", "pass^")) and h[5:].isdigit()]
+    ks = list(dict.fromkeys(h[5:] for h in metrics))
+    primary = [h for h in headers if h not in SECONDARY_COLUMNS and h not in metrics]
+    if ks:
+        at = primary.index("pass@1 [95% CI]") + 1
+        primary[at:at] = [K_COLUMN]
+    board_rows = []
+    for i, row_cells in enumerate(cells):
+        by_header = dict(zip(headers, row_cells, strict=True)) | {K_COLUMN: _k_lines(dict(zip(headers, row_cells, strict=True)), ks)}
+        board_rows.append({
+            "anchor": f"cfg-{i}",
+            "cells": [(h, by_header[h]) for h in primary],
+            "more": [(h, by_header[h]) for h in SECONDARY_COLUMNS if by_header[h]],
+        })  # fmt: skip
+    return {"headers": primary, "numeric": NUMERIC, "rows": board_rows}
 
 
 def render_report(runs: list[RunData], rows: list[dict[str, Any]], left_out: list[tuple[str, str]], source: str) -> str:
     """The whole page. ``rows`` are `build_rows(runs)`; ``left_out`` is what `load_runs` left out."""
-    anchors = _Anchors(runs, rows)
-    skipped = "".join(f"<li>{escape(run_id)}: {escape(reason)}</li>" for run_id, reason in left_out)
-    body = [
-        "<h1>mas-harness report</h1>",
-        f'<p class="note">{len(runs)} finished runs from {escape(source)}, {len(rows)} configurations; made {time.strftime("%Y-%m-%d %H:%M:%S%z")} by mas-harness {__version__}. '
-        "pass@1 is the mean over samples of the share of passing attempts; its interval is a 95% percentile bootstrap over samples.</p>",
-        f'<p class="note">Left out (not finished):</p><ul>{skipped}</ul>' if left_out else "",
-        '<h2 id="leaderboard">Leaderboard</h2>',
-        _leaderboard(rows, anchors),
-        '<h2 id="chart">Accuracy versus cost</h2>',
-        _chart(rows, anchors),
-        '<h2 id="runs">Runs</h2>',
-        *(_run(run, anchors) for run in runs),
-        *(_sample(run, i, record, anchors) for run in runs for i, record in enumerate(run.records)),
+    row_of = {run_id: i for i, row in enumerate(rows) for run_id in row["runs"]}
+    by_id = {run.run_id: run for run in runs}
+    page_runs = []
+    for n, run in enumerate(runs):
+        anchor = f"run-{n}"
+        page_run = _Run(
+            run_id=run.run_id,
+            anchor=anchor,
+            row_anchor=f"cfg-{row_of[run.run_id]}",
+            status=str(run.spec.get("status")),
+            samples=len(run.spec.get("selection", {}).get("selected", [])),
+            repeats=int(run.spec.get("repeats") or 1),
+            wall=wall_label([(run.summary or {}).get("wall_seconds") or 0.0]),
+            started=str(run.spec.get("started_at", ""))[:16],
+            facts=_facts(run),
+        )
+        page_run.records = [_sample(run, f"{anchor}-s{i}", record) for i, record in enumerate(run.records)]
+        page_runs.append(page_run)
+    runs_by_id = {page_run.run_id: page_run for page_run in page_runs}
+    groups = [
+        {
+            "anchor": f"cfg-{i}",
+            "number": i + 1,
+            "title": f"{row['task']} · {row['system']} · {row['models']}" + (f" · {row['options']}" if row["options"] else ""),
+            "runs": [runs_by_id[run_id] for run_id in row["runs"] if run_id in by_id],
+        }
+        for i, row in enumerate(rows)
     ]
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>mas-harness report</title><style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    charts = [
+        {"task": c.task, "note": c.note, "svg": chart.to_svg(c.figure(), f"chart-{k}", f"{c.task}: pass@1 versus {c.axis.label}")}
+        for k, c in enumerate(chart.task_charts(rows, lambda i: f"#cfg-{i}"))
+    ]
+    return _environment().get_template("report.html.j2").render(
+        runs=page_runs,
+        board=_board(rows),
+        groups=groups,
+        charts=charts,
+        left_out=left_out,
+        source=source,
+        made=time.strftime("%Y-%m-%d %H:%M:%S%z"),
+        version=__version__,
     )

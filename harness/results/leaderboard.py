@@ -1,20 +1,30 @@
 """Leaderboards: finished runs -> one row per configuration -> an exporter's format.
 
-A *configuration* is (task with its options and dataset, system with its options, models). Runs of
+A *configuration* is (task with its options and dataset, system with its options, models). The
+dataset is identified by its sha256 (run.json's ``task.dataset.sha256``): task options that only
+say where the problems were read from (`DATA_LOCATION_OPTIONS`: ``path=``, ``source=``) are not
+part of it, so one file given as an absolute and as a relative path is one configuration. Runs of
 one configuration are merged into one row: their records are pooled per sample, so repeats of a
 sample across runs count as more attempts of it. Only runs whose status is ``finished`` or
-``budget_exhausted`` are listed; the others are reported as left out, with their status.
+``budget_exhausted`` and that scored at least one sample are pooled; the others are reported as
+left out, with the reason.
 
 Numbers of a row, all over scored attempts (``infra_error`` records are not the system's failures
 and are left out of them, as in summary.json; they still count for cost and latency):
 
+- ``runs`` (the pooled run ids), ``n`` (samples scored) and ``attempts`` (scored attempts).
 - ``pass@1`` is the mean over samples of (passed / scored attempts), with a 95% **percentile
   bootstrap** interval over samples (``pass@1_low``, ``pass@1_high``; see `harness.results.stats`): the
   sample is resampled, not the attempt, because repeats of one sample are correlated.
 - ``pass@k`` / ``pass^k`` (unbiased estimators, `harness.results.metrics`) for k in 2, 5, 10 and the
-  largest k every sample allows (the fewest scored attempts of any sample).
-- ``cost`` in USD and ``cost_per_sample``: the mean cost of one attempt at one sample.
-- ``median_latency``: the median seconds of one attempt; ``wall_seconds``: the runs' wall time.
+  runs' repeats, only where *every* pooled run had at least k repeats (None otherwise).
+- ``cost`` in USD: the tokens' price (``token_cost``) plus the server time of local fleets and
+  endpoints that carry a price per server-hour (``server_cost``, from summary.json's ``serving``).
+  ``priced`` says whether every model of every pooled run had a price; an unpriced row's cost is
+  a lower bound (0 for local models without ``hour_price``). ``cost_per_sample`` is the cost of one
+  attempt at one sample, ``tokens_per_sample`` and ``seconds_per_sample`` (wall time) likewise.
+- ``median_latency``: the median seconds of one attempt; ``wall_seconds``: each run's wall time,
+  in the order of ``runs`` (a list, never a sum: the runs may have overlapped).
 """
 
 from __future__ import annotations
@@ -65,9 +75,14 @@ def load_run(store: RunStore) -> RunData:
     return RunData(store, store.read_spec(), store.read_summary(), store.read_records())
 
 
+def _scored(run: RunData) -> bool:
+    return any(r.scored for r in run.records)
+
+
 def load_runs(results_dir: Path, task: str | None = None) -> tuple[list[RunData], list[tuple[str, str]]]:
-    """The listable runs (of ``task`` if given), oldest first, and (run id, reason) for each run
-    left out because it did not finish."""
+    """The runs to pool (of ``task`` if given), oldest first, and (run id, reason) for each run
+    left out: one that did not finish, or that scored no sample (a budget spent before the first
+    answer), which has nothing to pool."""
     kept: list[RunData] = []
     left_out: list[tuple[str, str]] = []
     for store in list_runs(results_dir):
@@ -79,10 +94,12 @@ def load_runs(results_dir: Path, task: str | None = None) -> tuple[list[RunData]
         if task is not None and run.task != task:
             continue
         status = run.spec.get("status")
-        if status in LISTED_STATUSES:
-            kept.append(run)
-        else:
+        if status not in LISTED_STATUSES:
             left_out.append((run.run_id, f"status {status}"))
+        elif not _scored(run):
+            left_out.append((run.run_id, f"status {status} with no scored sample"))
+        else:
+            kept.append(run)
     return kept, left_out
 
 
@@ -92,6 +109,11 @@ def pass_rates(records: Iterable[Record]) -> dict[str, float]:
 
 
 # --- configuration identity -------------------------------------------------------------------
+
+
+#: Task options that only say where the problems are read from (a file, the hub, a package).
+#: When run.json has the dataset's sha256, the problems themselves identify the configuration.
+DATA_LOCATION_OPTIONS = frozenset({"path", "source"})
 
 
 def _pairs(options: dict[str, Any] | None, prefix: str = "") -> list[str]:
@@ -107,16 +129,29 @@ def models_label(spec: dict[str, Any]) -> str:
     return ", ".join(f"{role}={value}" for role, value in specs.items())
 
 
-def options_label(spec: dict[str, Any]) -> str:
-    """System options as ``k=v``, then task options as ``task.k=v``."""
-    return " ".join(_pairs(spec["system"].get("options")) + _pairs(spec["task"].get("options"), "task."))
+def task_options(spec: dict[str, Any]) -> dict[str, Any]:
+    """The task options that make a configuration: all of them, less `DATA_LOCATION_OPTIONS`
+    when the dataset's sha256 is known."""
+    task = spec["task"]
+    options = task.get("options") or {}
+    if not task.get("dataset", {}).get("sha256"):
+        return dict(options)
+    return {key: value for key, value in options.items() if key not in DATA_LOCATION_OPTIONS}
+
+
+def options_label(spec: dict[str, Any], *, identity: bool = False) -> str:
+    """System options as ``k=v``, then task options as ``task.k=v`` (with ``identity``, only
+    those of `task_options`, as a leaderboard row shows them)."""
+    options = task_options(spec) if identity else spec["task"].get("options")
+    return " ".join(_pairs(spec["system"].get("options")) + _pairs(options, "task."))
 
 
 def config_key(spec: dict[str, Any]) -> tuple[str, ...]:
+    """What makes two runs one configuration (see the module's docstring)."""
     task = spec["task"]
     return (
         task["name"],
-        json.dumps(task.get("options") or {}, sort_keys=True),
+        json.dumps(task_options(spec), sort_keys=True),
         str(task.get("dataset", {}).get("sha256")),
         spec["system"]["name"],
         json.dumps(spec["system"].get("options") or {}, sort_keys=True),
@@ -138,10 +173,33 @@ def _wall_seconds(run: RunData) -> float:
     return (ended - started).total_seconds()
 
 
-def _ks(pairs: list[tuple[int, int]]) -> set[int]:
-    """The k > 1 to report: 2, 5, 10 and the largest that every sample allows."""
-    most = min((n for n, _ in pairs), default=0)
-    return {2, 5, 10, most} & set(range(2, most + 1))
+def _serving(run: RunData) -> list[dict[str, Any]]:
+    """summary.json's server time of the run's local fleets and endpoints, one entry per backend."""
+    return list(((run.summary or {}).get("serving") or {}).values())
+
+
+def _run_priced(run: RunData) -> bool:
+    """Whether the run's cost is known: every server it ran has a price per hour, and something
+    was priced at all (tokens of a priced API, or server time)."""
+    serving = _serving(run)
+    if any(entry.get("hour_price") is None for entry in serving):
+        return False
+    return bool(serving) or any(r.cost > 0 for r in run.records)
+
+
+def _repeats(run: RunData) -> int:
+    return int(run.spec.get("repeats") or 1)
+
+
+def _ks(group: list[RunData]) -> list[int]:
+    """The k > 1 to report for a configuration: 2, 5, 10 and the runs' repeats, up to the fewest
+    repeats of any pooled run."""
+    most = min(_repeats(run) for run in group)
+    return sorted({2, 5, 10, *(_repeats(run) for run in group)} & set(range(2, most + 1)))
+
+
+def _per_attempt(total: float, attempts: int) -> float | None:
+    return round(total / attempts, 8) if attempts else None
 
 
 def _row(group: list[RunData], pairs: list[tuple[int, int]], ks: list[int]) -> dict[str, Any]:
@@ -153,7 +211,8 @@ def _row(group: list[RunData], pairs: list[tuple[int, int]], ks: list[int]) -> d
         "task": first.task,
         "system": first.spec["system"]["name"],
         "models": models_label(first.spec),
-        "options": options_label(first.spec),
+        "options": options_label(first.spec, identity=True),
+        "runs": [run.run_id for run in group],
         "n": len(pairs),
         "attempts": sum(n for n, _ in pairs),
         "infra_errors": sum(r.status == "infra_error" for r in records),
@@ -161,35 +220,43 @@ def _row(group: list[RunData], pairs: list[tuple[int, int]], ks: list[int]) -> d
         "pass@1_low": low,
         "pass@1_high": high,
     }
-    for k in ks:  # None where some sample has fewer than k scored attempts
-        row[f"pass@{k}"] = mean_over_samples(pairs, k, pass_at_k)
-        row[f"pass^{k}"] = mean_over_samples(pairs, k, pass_hat_k)
-    cost = sum(r.cost for r in records)
+    allowed = set(_ks(group))
+    for k in ks:  # None where a pooled run had fewer than k repeats (or a sample fewer scored attempts)
+        row[f"pass@{k}"] = mean_over_samples(pairs, k, pass_at_k) if k in allowed else None
+        row[f"pass^{k}"] = mean_over_samples(pairs, k, pass_hat_k) if k in allowed else None
+    token_cost = sum(r.cost for r in records)
+    server_cost = sum(entry.get("cost") or 0.0 for run in group for entry in _serving(run))
+    tokens = sum(r.input_tokens + r.output_tokens for r in records)
+    walls = [round(_wall_seconds(run), 3) for run in group]
     return row | {
-        "cost": round(cost, 8),
-        "cost_per_sample": round(cost / len(records), 8) if records else None,
+        "cost": round(token_cost + server_cost, 8),
+        "token_cost": round(token_cost, 8),
+        "server_cost": round(server_cost, 8),
+        "server_hours": round(sum(entry.get("server_seconds") or 0.0 for run in group for entry in _serving(run)) / 3600, 6),
+        "priced": all(_run_priced(run) for run in group),
+        "cost_per_sample": _per_attempt(token_cost + server_cost, len(records)),
         "input_tokens": sum(r.input_tokens for r in records),
         "output_tokens": sum(r.output_tokens for r in records),
+        "tokens_per_sample": _per_attempt(tokens, len(records)),
         "median_latency": statistics.median(r.latency for r in records) if records else None,
-        "wall_seconds": round(sum(_wall_seconds(run) for run in group), 3),
+        "wall_seconds": walls,
+        "seconds_per_sample": _per_attempt(sum(walls), len(records)),
         "sandbox": ", ".join(sorted({str(run.spec.get("resolved", {}).get("sandbox", {}).get("tier")) for run in group})),
         "harness": ", ".join(sorted({str(run.spec.get("versions", {}).get("harness")) for run in group})),
         "date": str(last.spec.get("ended_at") or last.spec.get("started_at") or "")[:10],
         "dataset": str(first.spec["task"].get("dataset", {}).get("sha256") or "")[:12],
-        "runs": [run.run_id for run in group],
     }
 
 
 def build_rows(runs: list[RunData]) -> list[dict[str, Any]]:
     """One row per configuration, best pass@1 first within a task (then the cheaper one); a
     configuration's records are pooled per sample (node id). Every row has the same keys: the
-    pass@k / pass^k of any row appear in all (None where a row's attempts do not allow that k)."""
+    pass@k / pass^k of any row appear in all (None where a row's runs do not allow that k)."""
     groups: dict[tuple[str, ...], list[RunData]] = defaultdict(list)
     for run in runs:
         groups[config_key(run.spec)].append(run)
-    pooled = [(group, list(attempts_by_sample(r for run in group for r in run.records).values())) for group in groups.values()]
-    ks = sorted(set().union(*(_ks(pairs) for _, pairs in pooled)))
-    rows = [_row(group, pairs, ks) for group, pairs in pooled]
+    ks = sorted(set().union(*(_ks(group) for group in groups.values())))
+    rows = [_row(group, list(attempts_by_sample(r for run in group for r in run.records).values()), ks) for group in groups.values()]
     return sorted(rows, key=lambda r: (r["task"], -(r["pass@1"] if r["pass@1"] is not None else -1.0), r["cost"]))
 
 
@@ -205,20 +272,40 @@ def _num(value: float | None, spec: str) -> str:
     return "" if value is None else format(value, spec)
 
 
+def _cost(row: dict[str, Any], key: str, spec: str) -> str:
+    """A cost as people should read it: ``n/a`` when nothing was priced, ``>= x`` when a part was."""
+    value = row[key]
+    if value is None or row["priced"]:
+        return _num(value, spec)
+    return f">={value:{spec}}" if value > 0 else "n/a"
+
+
+def wall_label(walls: list[float]) -> str:
+    """Each run's wall seconds (up to three runs), else their median and total."""
+    if len(walls) <= 3:
+        return " + ".join(f"{w:.1f}" for w in walls)
+    return f"median {statistics.median(walls):.1f}, total {sum(walls):.1f} ({len(walls)} runs)"
+
+
+#: Headers of `display_table` that a narrow page may fold away (the HTML report does).
+SECONDARY_COLUMNS = ("tokens in/out", "latency p50 s", "wall s per run", "sandbox", "harness", "date")
+
+
 def display_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """(headers, cells): the leaderboard as a person reads it, numbers formatted."""
-    metrics = k_metrics(rows[0]) if rows else []
-    headers = ["task", "system", "models", "options", "n", "pass@1 [95% CI]", *metrics]
-    headers += ["cost $", "$/sample", "tokens in/out", "latency p50 s", "wall s", "sandbox", "harness", "date"]
+    """(headers, cells): the leaderboard as a person reads it, numbers formatted. The pass@k
+    columns are those that some row has a value for."""
+    metrics = [key for key in (k_metrics(rows[0]) if rows else []) if any(row[key] is not None for row in rows)]
+    headers = ["task", "system", "models", "options", "runs", "samples", "attempts", "pass@1 [95% CI]", *metrics]
+    headers += ["cost $", "$/sample", "tokens/sample", *SECONDARY_COLUMNS]
     cells = []
     for row in rows:
         pass1 = "" if row["pass@1"] is None else f"{row['pass@1']:.3f} [{row['pass@1_low']:.3f}, {row['pass@1_high']:.3f}]"
         cells.append([
-            row["task"], row["system"], row["models"], row["options"], str(row["n"]), pass1,
+            row["task"], row["system"], row["models"], row["options"], str(len(row["runs"])), str(row["n"]), str(row["attempts"]), pass1,
             *(_num(row[key], ".3f") for key in metrics),
-            _num(row["cost"], ".4f"), _num(row["cost_per_sample"], ".5f"),
+            _cost(row, "cost", ".4f"), _cost(row, "cost_per_sample", ".5f"), _num(row["tokens_per_sample"], ".0f"),
             f"{row['input_tokens']:,}/{row['output_tokens']:,}", _num(row["median_latency"], ".2f"),
-            _num(row["wall_seconds"], ".1f"), row["sandbox"], row["harness"], row["date"],
+            wall_label(row["wall_seconds"]), row["sandbox"], row["harness"], row["date"],
         ])  # fmt: skip
     return headers, cells
 

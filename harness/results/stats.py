@@ -1,5 +1,6 @@
-"""Uncertainty for leaderboards and comparisons: a seeded percentile bootstrap of a mean, and the
-exact McNemar test.
+"""Uncertainty for leaderboards and comparisons, through `scipy.stats`: a seeded percentile
+bootstrap of a mean (`scipy.stats.bootstrap`), and the exact McNemar test (an exact binomial
+test, `scipy.stats.binomtest`, on the discordant pairs).
 
 Both resample or count *samples*, never attempts: repeats of one sample are correlated, so the
 sample is the unit that is drawn from the benchmark's population.
@@ -7,8 +8,6 @@ sample is the unit that is drawn from the benchmark's population.
 
 from __future__ import annotations
 
-import math
-import random
 from collections.abc import Sequence
 
 #: Resamples for an interval; fixed, like the seed, so that a table printed twice is the same table.
@@ -17,28 +16,38 @@ SEED = 0
 
 
 def bootstrap_mean_ci(values: Sequence[float], *, level: float = 0.95, resamples: int = RESAMPLES, seed: int = SEED) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of ``values`` (one value per sample).
+    """Percentile bootstrap interval (``level``, e.g. 0.95) of the mean of ``values`` (one value
+    per sample), as (low, high) floats.
 
-    Deterministic for a given seed; ``values`` must not be empty."""
+    Deterministic for a given seed. One value gives the degenerate interval (value, value), as
+    every resample of it does; raises ValueError when ``values`` is empty."""
     if not values:
         raise ValueError("no values to resample")
-    rng = random.Random(seed)
-    n = len(values)
-    means = sorted(sum(rng.choices(values, k=n)) / n for _ in range(resamples))
-    tail = (1 - level) / 2
-    low = means[math.floor(tail * (resamples - 1))]
-    high = means[math.ceil((1 - tail) * (resamples - 1))]
-    return (low, high)
+    if len(values) == 1:
+        return (float(values[0]), float(values[0]))
+    import numpy as np  # scipy takes a second to import: only when an interval is drawn
+    from scipy import stats
+
+    result = stats.bootstrap(
+        (np.asarray(values, dtype=float),),
+        np.mean,
+        confidence_level=level,
+        n_resamples=resamples,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    return (float(result.confidence_interval.low), float(result.confidence_interval.high))
 
 
 def mcnemar_exact_p(wins: int, losses: int) -> float:
-    """Two-sided exact McNemar p-value: a binomial(wins + losses, 1/2) test on the discordant pairs.
+    """Two-sided exact McNemar p-value: a binomial(wins + losses, 1/2) test on the discordant
+    pairs, which is min(1, 2 * P[X <= min(wins, losses)]); 1.0 when there is no discordant pair.
 
-    p = min(1, 2 * P[X <= min(wins, losses)]); 1.0 when there is no discordant pair."""
+    Raises ValueError for a negative count."""
     if wins < 0 or losses < 0:
         raise ValueError(f"counts must be >= 0, got {wins} and {losses}")
-    n = wins + losses
-    if n == 0:
+    if wins + losses == 0:
         return 1.0
-    tail = sum(math.comb(n, i) for i in range(min(wins, losses) + 1))
-    return min(1.0, 2 * tail / 2**n)
+    from scipy import stats
+
+    return float(stats.binomtest(wins, wins + losses, 0.5, alternative="two-sided").pvalue)

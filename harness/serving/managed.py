@@ -5,6 +5,9 @@ port, in its own process group, with its output in ``<run_dir>/logs/<name>_port_
 ``await start(run_dir)`` returns once the server answers its health path and ``/v1/models``; a
 process that exits (or never answers) during start-up raises `ServerError` with the tail of its
 log. ``stop()`` ends the whole process group: SIGTERM, then SIGKILL after a grace period.
+Each change of state (starting, loading — every `LOADING_EVERY` seconds of a long start-up, with
+the last line of its log —, ready, failed, stopped) is passed to ``on_state``, and `uptime`
+measures how long the process has run, for servers billed by the hour.
 
 Every started server is also stopped when the interpreter exits, or on SIGTERM / SIGHUP to the
 harness, and the kernel sends it SIGTERM if the harness is killed outright (SIGKILL): no server
@@ -26,13 +29,17 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from harness.errors import ServerError
 
 LOOPBACK = "127.0.0.1"
+#: Seconds between two ``loading`` reports while a server starts.
+LOADING_EVERY = 10.0
+#: ``on_state(server.describe(), state, detail)``: see `ManagedServer`.
+StateCallback = Callable[[dict[str, Any], str, str], None]
 
 #: Ports this process handed out and has not released: two servers never get the same one.
 _reserved_ports: set[int] = set()
@@ -90,7 +97,8 @@ def _tail(path: Path, max_lines: int, max_bytes: int = 16384, width: int = 300) 
 class ManagedServer:
     """One server process on a loopback port. ``argv`` may contain ``{host}`` and ``{port}``,
     which are filled in when it starts. The port is the first free one from ``port_from`` up,
-    or any free one when ``port_from`` is None."""
+    or any free one when ``port_from`` is None. ``on_state(description, state, detail)`` hears
+    of each change of state; it must return at once."""
 
     def __init__(
         self,
@@ -103,6 +111,7 @@ class ManagedServer:
         startup_timeout: float = 120.0,
         stop_grace: float = 10.0,
         port_from: int | None = None,
+        on_state: StateCallback | None = None,
     ) -> None:
         self.name = name
         self.argv_template = list(argv)
@@ -116,8 +125,11 @@ class ManagedServer:
         self.argv: list[str] = []
         self.model_ids: list[str] = []  # what /v1/models lists once the server is ready
         self.log_dir: Path | None = None
+        self.on_state = on_state
         self._proc: subprocess.Popen[bytes] | None = None
         self._stopping = False
+        self._launched: float | None = None  # time.monotonic() at launch and at exit
+        self._ended: float | None = None
 
     # --- what it is ---------------------------------------------------------------------------
 
@@ -148,6 +160,17 @@ class ManagedServer:
             raise ServerError(f"{self.name}: not started, so it has no log yet")
         stem = f"{self.name}_port_{self.port}"
         return self.log_dir / f"{stem}.out", self.log_dir / f"{stem}.err"
+
+    @property
+    def uptime(self) -> float:
+        """Seconds from launch to exit (or to now while it runs); 0 before launch."""
+        if self._launched is None:
+            return 0.0
+        return (self._ended if self._ended is not None else time.monotonic()) - self._launched
+
+    def _report(self, state: str, detail: str = "") -> None:
+        if self.on_state is not None:
+            self.on_state(self.describe() | {"pid": self.pid}, state, detail)
 
     def describe(self) -> dict[str, Any]:
         """For run.json: the command line, the port and the logs."""
@@ -204,14 +227,20 @@ class ManagedServer:
                 )
             except OSError as exc:
                 _reserved_ports.discard(self.port)
-                raise ServerError(f"{self.name}: cannot run {self.argv[0]!r}: {exc.strerror}. Is it installed?") from exc
+                error = ServerError(f"{self.name}: cannot run {self.argv[0]!r}: {exc.strerror}. Is it installed?")
+                self._report("failed", str(error))
+                raise error from exc
+        self._launched = time.monotonic()
         _install_exit_hooks()
         _live.add(self)
+        self._report("starting")
         try:
             await self._wait_ready()
-        except BaseException:
+        except BaseException as exc:
+            self._report("failed", str(exc) if isinstance(exc, ServerError) else f"start-up cancelled ({type(exc).__name__})")
             await self.stop()
             raise
+        self._report("ready", f"after {self.uptime:.1f}s")
 
     async def _wait_ready(self) -> None:
         assert self._proc is not None
@@ -219,6 +248,7 @@ class ManagedServer:
         paths = [p for p in (self.health_path, "/v1/models") if p]
         delay = 0.05
         last = "nothing answered yet"
+        next_report = time.monotonic() + LOADING_EVERY
         while True:
             # checked after the last answer too: what answered must not be another process's server
             if self._proc.poll() is not None:
@@ -241,8 +271,21 @@ class ManagedServer:
                     f"{self.name} did not become ready at {self.url} within {self.startup_timeout:g}s ({last}). "
                     f"Check its log, or allow it longer to start.\n{self.log_tail()}"
                 )
+            if time.monotonic() >= next_report:
+                next_report += LOADING_EVERY
+                self._report("loading", self.last_log_line())
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 0.5)
+
+    def last_log_line(self) -> str:
+        """The newest non-empty line of its stderr, else of its stdout ("" when both are empty)."""
+        if self.log_dir is None or self.port is None:
+            return ""
+        for path in reversed(self.log_paths):
+            lines = [line for line in _tail(path, 5) if line.strip()]
+            if lines:
+                return lines[-1].strip()
+        return ""
 
     async def stop(self) -> None:
         """End the whole process group (SIGTERM, SIGKILL after ``stop_grace``). Safe to repeat."""
@@ -266,9 +309,11 @@ class ManagedServer:
         assert self._proc is not None
         self._signal_group(signal.SIGKILL)  # whatever ignored SIGTERM, grandchildren included
         self._proc.wait()
+        self._ended = time.monotonic()
         _live.discard(self)
         if self.port is not None:
             _reserved_ports.discard(self.port)
+        self._report("stopped", f"after {self.uptime:.1f}s")
 
     def _signal_group(self, sig: signal.Signals) -> None:
         assert self._proc is not None

@@ -16,7 +16,7 @@ from harness import (
     ModelConfig,
     UsageError,
 )
-from harness.serving.managed import ManagedServer
+from harness.serving.managed import ManagedServer, StateCallback
 from harness_llamacpp.model import DEFAULT_MODEL, require_server, resolve_model
 
 N_CTX = 4096
@@ -24,9 +24,9 @@ N_CTX = 4096
 STARTUP_TIMEOUT = 180.0
 
 
-def llama_server(model_path: Path, alias: str) -> ManagedServer:
+def llama_server(model_path: Path, alias: str, on_state: StateCallback | None = None) -> ManagedServer:
     """llama.cpp's OpenAI-compatible server for one GGUF, serving it under the name ``alias``
-    with the chat template stored in the GGUF."""
+    with the chat template stored in the GGUF; ``on_state`` hears of its start-up and stop."""
     argv = [
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(model_path),
@@ -35,7 +35,7 @@ def llama_server(model_path: Path, alias: str) -> ManagedServer:
         "--host", "{host}",
         "--port", "{port}",
     ]  # fmt: skip
-    return ManagedServer("llamacpp", argv, startup_timeout=STARTUP_TIMEOUT)
+    return ManagedServer("llamacpp", argv, startup_timeout=STARTUP_TIMEOUT, on_state=on_state)
 
 
 def llama_dialect(request: CompletionRequest) -> CompletionRequest:
@@ -62,7 +62,7 @@ class LlamaCppBackend(LaunchedBackend):
         super().__init__(spec, config)
         self.model_path = model_path
         self.alias = alias
-        self.server = llama_server(model_path, alias)
+        self.server = llama_server(model_path, alias, self.report_server)
 
     @classmethod
     def from_spec(cls, spec: str, config: Config) -> LlamaCppBackend:
@@ -87,6 +87,10 @@ class LlamaCppBackend(LaunchedBackend):
 
     def adapt(self, request: CompletionRequest) -> CompletionRequest:
         return llama_dialect(request)
+
+    def server_seconds(self) -> float:
+        """The server's uptime (it has no price per hour: `serving` reports it unpriced)."""
+        return self.server.uptime
 
     def describe(self) -> dict[str, Any]:
         return {

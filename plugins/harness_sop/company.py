@@ -6,6 +6,8 @@ the roles that took part), the source files of the chosen code version, QA's tes
 ``tests/``, ``docs/test_report.json`` (the sandbox run of those tests on that version),
 ``docs/team.json`` (stop reason, rounds, hand-overs, parse statistics, usage per role) and
 ``logs/`` (the transcript, and the output of servers the command launched).
+While it works, each role's turn and each hand-over is printed to stderr as it happens (plain
+lines, with the seconds since the start and the tokens and cost so far).
 Exit status: 0 when the project's tests passed, 1 when they failed or none ran, 2 usage error.
 """
 
@@ -13,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from harness import Budget, Config, Resources, SampleContext, UsageError, parse_pairs
 from harness_sop.brief import Brief
@@ -47,10 +51,41 @@ def add_command(subparsers: Any, add_common: Any) -> None:
     parser.set_defaults(handler=cmd_sop)
 
 
+class HandoverLog:
+    """Company mode's progress: a line per role's turn (``phase`` events) and per hand-over
+    (``handover`` events) as they happen; the SampleContext's ``on_event`` and ``on_call``."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.started = time.monotonic()
+        self.tokens = 0
+        self.cost = 0.0
+
+    def on_call(self, call: dict[str, Any]) -> None:
+        usage = call.get("usage") or {}
+        self.tokens += usage.get("input_tokens", 0) + usage.get("output_tokens", 0)
+        self.cost += call.get("cost") or 0.0
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        if event["event"] == "phase":
+            self._line(str(event.get("name")))
+        elif event["event"] == "handover":
+            document = f" ({event['document_type']})" if event.get("document_type") else ""
+            to = ", ".join(event.get("received_by") or []) or "nobody"
+            self._line(f"hand-over {event.get('id')}: {event.get('sent_from')} -> {to}: {event.get('cause_by')}{document}")
+
+    def _line(self, text: str) -> None:
+        elapsed = time.monotonic() - self.started
+        print(f"[{elapsed:6.1f}s] {text}  (tokens {self.tokens:,}, ${self.cost:.4f})", file=self.stream, flush=True)
+
+
 async def _build(idea: str, out: Path, system: Sop, resources: Resources, config: Config) -> tuple[Team, Office]:
     async with resources.opened(out):
         budget = Budget(limit=config.getoption("max_cost"))
-        ctx = SampleContext(backends=resources.backends, sandbox=resources.sandbox, budget=budget, seed=config.getoption("seed"))
+        log = HandoverLog()
+        ctx = SampleContext(
+            backends=resources.backends, sandbox=resources.sandbox, budget=budget, seed=config.getoption("seed"), on_call=log.on_call, on_event=log.on_event
+        )
         office = Office(ctx, Brief.from_idea(idea), system.settings)
         team = Team(office)
         await team.run()

@@ -48,6 +48,7 @@ class Office:
     brief: Brief
     settings: Settings
     stats: dict[str, ParseStats] = field(default_factory=dict)
+    round: int = 0  # the team's current round
 
     def _model(self, role: str) -> Any:
         return _Budgeted(self.ctx.llm(role), self.ctx)
@@ -68,3 +69,7 @@ class Office:
 
     def trace(self, event: str, **data: Any) -> None:
         self.ctx.trace(event, **data)
+
+    def phase(self, name: str) -> None:
+        """Tell the run where the sample is (see `SampleContext.phase`)."""
+        self.ctx.phase(name)

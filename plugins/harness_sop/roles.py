@@ -55,6 +55,7 @@ class Role:
             self.memory[envelope.cause_by] = envelope
         if not self.requires <= self.memory.keys():
             return []
+        self.office.phase(f"round {self.office.round}: {self.title}")
         return await self.act(news)
 
     async def act(self, news: list[Envelope]) -> list[Envelope]:

@@ -33,6 +33,9 @@ class VLLMBackend(LaunchedBackend):
     def __init__(self, spec: str, config: Config, fleet: Fleet) -> None:
         super().__init__(spec, config)
         self.fleet = fleet
+        self.hour_price = fleet.options.hour_price
+        for server in fleet.servers:
+            server.on_state = self.report_server
         self.features = BASE_FEATURES | (TOOL_FEATURES if "--tool-call-parser" in fleet.options.vllm_args else frozenset())
         self.vllm_version: str | None = None
 
@@ -58,6 +61,10 @@ class VLLMBackend(LaunchedBackend):
     async def stop_servers(self) -> None:
         await self.fleet.stop()
 
+    def server_seconds(self) -> float:
+        """The fleet's servers' uptimes, summed: charged at ``--hour-price`` per server-hour."""
+        return self.fleet.server_seconds
+
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "spec": self.spec,
@@ -68,6 +75,7 @@ class VLLMBackend(LaunchedBackend):
             "launcher": self.fleet.launcher.describe(),
             "features": sorted(self.features),
             "base_urls": self.fleet.base_urls,
+            "hour_price": self.hour_price,
             "servers": self.fleet.describe(),
         }
         if self._client is not None:

@@ -80,6 +80,11 @@ class Fleet:
         """Stop every server (all at once, one grace period). Safe to repeat."""
         await asyncio.gather(*(server.stop() for server in self.servers))
 
+    @property
+    def server_seconds(self) -> float:
+        """Uptime summed over the servers (two servers up for an hour: 7200)."""
+        return sum(server.uptime for server in self.servers)
+
     def check(self) -> None:
         """Raise ServerError when no server of the fleet runs any more; one dead replica among
         live ones is the router's business, not an error."""

@@ -33,6 +33,7 @@ def add_fleet_options(add: Callable[..., Any]) -> None:
     add("--stagger-delay", type=float, metavar="S", help="seconds between launching one vLLM server and the next (default 0)")
     add("--server-timeout", type=float, metavar="S", help=f"seconds each vLLM server may take to become ready (default {DEFAULT_SERVER_TIMEOUT:g})")
     add("--vllm-arg", action="append", metavar="ARGS", help="arguments for `vllm serve`, split like a shell line (repeatable), e.g. --vllm-arg='--max-model-len 4096'")
+    add("--hour-price", type=float, metavar="USD", help="price of one vLLM server per hour (e.g. its GPUs' rent), charged for the time the servers run; without it the report plots local models against tokens per sample")
     add("--vllm-python", metavar="PYTHON", help=f"python of the environment where vLLM is installed (default ${PYTHON_ENV}, else `vllm` on PATH)")
 
 
@@ -46,6 +47,7 @@ class FleetOptions:
     server_timeout: float = DEFAULT_SERVER_TIMEOUT
     vllm_args: tuple[str, ...] = ()
     python: str | None = None
+    hour_price: float | None = None  # USD per server-hour; None: unpriced
 
     @classmethod
     def from_config(cls, config: Config) -> FleetOptions:
@@ -60,6 +62,9 @@ class FleetOptions:
         for flag, value, low in (("--vllm-servers", servers, 1), ("--tensor-parallel-size", tp, 1), ("--start-port", start_port, 1), ("--stagger-delay", stagger, 0), ("--server-timeout", timeout, 1)):
             if value < low:
                 raise UsageError(f"{flag} {value}: give a number >= {low}")
+        hour_price = config.getoption("hour_price")
+        if hour_price is not None and not hour_price >= 0:
+            raise UsageError(f"--hour-price {hour_price}: give the USD one server costs per hour, 0 or more")
         if start_port > 65535:
             raise UsageError(f"--start-port {start_port}: a TCP port is at most 65535")
         args = tuple(a for chunk in config.getoption("vllm_arg", []) for a in shlex.split(chunk))
@@ -72,6 +77,7 @@ class FleetOptions:
             server_timeout=timeout,
             vllm_args=args,
             python=vllm_python(config.getoption("vllm_python")),
+            hour_price=hour_price,
         )
 
 

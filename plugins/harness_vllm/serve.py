@@ -70,7 +70,7 @@ async def _serve(backend: VLLMBackend, name: str, prices: dict[str, float], path
     try:
         await backend.start(log_root)
         (log_root / "serve.json").write_text(json.dumps(backend.describe(), indent=2))
-        table = {"model": backend.fleet.served_name, "base_url": backend.fleet.base_urls} | prices
+        table = {"model": backend.fleet.served_name, "base_url": backend.fleet.base_urls, "hour_price": backend.hour_price} | prices
         header = f"Written by `harness serve {backend.spec}` (pid {os.getpid()}); removed when that fleet stops.\nUse: harness run --config {path} --backend {name} …"
         write_models_file(path, {name: table}, header)
         wrote = True
