@@ -73,7 +73,7 @@ async def test_a_program_using_every_helper_runs_with_the_real_model(box, model,
     usage = details["usage"]
     assert usage["execution"]["calls"] == 4 and usage["execution"]["output_tokens"] > 0 and usage["design"]["calls"] == 0
     assert details["design"]["source"] == "file" and details["run"]["agent_calls"] == 4
-    assert [e["event"] for e in ctx.transcript if "event" in e] == ["mas_program", "mas_run"]
+    assert [e.get("name", e["event"]) for e in ctx.transcript if "event" in e] == ["design", "mas_program", "run the program", "mas_run"]
 
 
 FAILURES = {

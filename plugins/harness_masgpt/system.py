@@ -32,6 +32,7 @@ class MasGpt(System):
         return super().describe() | {"resolved": self.settings.describe()}
 
     async def solve(self, sample: Sample, ctx: SampleContext) -> Answer:
+        ctx.phase("design")
         design = await self.designer.design(sample.prompt, ctx)
         ctx.trace("mas_program", source=design.source, code_block=design.found, fallback_used=design.fallback_used, program=design.program)
         if design.program is None:
@@ -39,6 +40,7 @@ class MasGpt(System):
         elif self.settings.design == "only":
             execution = Execution("not_executed", "design=only: the program was stored, not run")
         else:
+            ctx.phase("run the program")
             execution = await execute(design.program, sample.prompt, ctx, self.settings)
             ctx.trace("mas_run", **execution.describe())
         return Answer(execution.answer if execution.status == "answered" and execution.answer is not None else "", self._details(design, execution, ctx))
