@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness import ExecResult, Limits, Sandbox, SandboxError, to_dict
+from harness import ExecResult, Limits, RpcHandler, Sandbox, SandboxError, to_dict
 from harness_sandbox.channel import Worker
 from harness_sandbox.pool import Pool
 from harness_sandbox.supervisor import job_message
@@ -54,15 +54,16 @@ class PooledSandbox(Sandbox):
         stdin: str | bytes | None = None,
         timeout: float = 10.0,
         limits: Limits | None = None,
+        rpc: RpcHandler | None = None,
     ) -> ExecResult:
         try:
-            job = job_message(next(self._job_ids), dict(files), list(argv), stdin, timeout, to_dict(limits or Limits()))
+            job = job_message(next(self._job_ids), dict(files), list(argv), stdin, timeout, to_dict(limits or Limits()), rpc=rpc is not None)
         except ValueError as exc:
             raise SandboxError(f"cannot run this job: {exc}") from None
         if self._pool is None:
             await self.start()
         assert self._pool is not None
-        reply = await self._pool.run(job, timeout + ANSWER_GRACE)
+        reply = await self._pool.run(job, timeout + ANSWER_GRACE, rpc)
         if reply["type"] != "result":
             raise SandboxError(f"the {self.name} sandbox could not run the job: {reply.get('message')}")
         return ExecResult(

@@ -20,8 +20,15 @@ A job whose argv is ``python3 SCRIPT.py ...`` runs in a fork of the supervisor i
 skips the interpreter's start-up (see `_ForkedPython`); any other argv is exec'd as given, with
 ``python3`` meaning the supervisor's own interpreter.
 
-A message of unknown type is answered with an error, so new kinds (the model RPC bridge) can be
-added to both sides without confusing an older peer.
+A message of unknown type is answered with an error, so new kinds can be added to both sides
+without confusing an older peer.
+
+A job with ``"rpc": true`` may make requests back to the host while it runs (the RPC bridge):
+``{"type": "rpc", "id", "request"}`` goes up for each request line the job writes, and the host
+answers with ``{"type": "rpc_reply", "id", "reply"}`` or ends the job with ``{"type": "cancel",
+"id", "reason"}`` (its result then says ``"cancelled": reason``). The protocol, the job's side of
+it and the host's are documented in ``harness_sandbox.rpc``; `_RpcRelay` below is the
+supervisor's part.
 
 When the supervisor is the init of a PID namespace (pid 1: inside a container) every other
 process in sight belongs to the job, so after each job it kills them all and empties the whole
@@ -58,6 +65,12 @@ FULL_BELOW_BYTES = 1 << 20
 CHUNK = 1 << 16
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
+#: The environment variable that tells a job with the RPC bridge its descriptors: "REQUEST,REPLY".
+RPC_ENV = "HARNESS_RPC_FDS"
+#: Longest request line a job may write (a longer one is refused and its bytes dropped).
+RPC_LINE_LIMIT = 16 << 20
+#: Replies a job has left unread beyond this many bytes end it (the supervisor's memory is the container's).
+RPC_UNREAD_LIMIT = 64 << 20
 
 
 # --- the protocol, shared with the host -------------------------------------------------------
@@ -86,8 +99,9 @@ def _b64(data: str | bytes) -> str:
     return base64.b64encode(data.encode() if isinstance(data, str) else data).decode("ascii")
 
 
-def job_message(job_id: int, files: dict, argv: list, stdin, timeout: float, limits: dict) -> dict:
-    """A job message; file contents and stdin may be str (sent as UTF-8) or bytes."""
+def job_message(job_id: int, files: dict, argv: list, stdin, timeout: float, limits: dict, rpc: bool = False) -> dict:
+    """A job message; file contents and stdin may be str (sent as UTF-8) or bytes. With `rpc`
+    the job gets the RPC bridge (module docstring)."""
     if not argv:
         raise ValueError("argv is empty: give the program to run, e.g. ['python3', 'main.py']")
     return {
@@ -98,6 +112,7 @@ def job_message(job_id: int, files: dict, argv: list, stdin, timeout: float, lim
         "stdin": None if stdin is None else _b64(stdin),
         "timeout": float(timeout),
         "limits": limits,
+        "rpc": bool(rpc),
     }
 
 
@@ -193,7 +208,8 @@ class _ForkedPython:
     what a fresh ``python3 -I`` would be, except that it shares this process's hash seed and the
     modules the supervisor had imported."""
 
-    def __init__(self, argv: list[str], workdir: str, env: dict, rlimits: list[tuple[int, int]]) -> None:
+    def __init__(self, argv: list[str], workdir: str, env: dict, rlimits: list[tuple[int, int]], extra_fds: tuple[int, ...] = ()) -> None:
+        """`extra_fds` become the child's descriptors 3, 4, … (the RPC bridge's)."""
         child_in, parent_in = os.pipe()
         parent_out, child_out = os.pipe()
         parent_err, child_err = os.pipe()
@@ -202,9 +218,10 @@ class _ForkedPython:
             code = 1
             try:
                 os.setsid()
-                for fd, target in ((child_in, 0), (child_out, 1), (child_err, 2)):
+                moved = [os.dup(fd) for fd in extra_fds]  # out of the way of the dup2s below
+                for fd, target in ((child_in, 0), (child_out, 1), (child_err, 2), *((fd, 3 + i) for i, fd in enumerate(moved))):
                     os.dup2(fd, target)
-                os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+                os.closerange(3 + len(moved), os.sysconf("SC_OPEN_MAX"))
                 signal.signal(signal.SIGINT, signal.default_int_handler)
                 _apply_limits(rlimits)
                 code = _run_script(argv, workdir, env)
@@ -322,6 +339,130 @@ class _Capture:
         return self.data.decode("utf-8", "replace")
 
 
+class _RpcRelay:
+    """The supervisor's part of one job's RPC bridge (protocol: ``harness_sandbox.rpc``).
+
+    The job writes request lines on one pipe and reads reply lines on another (`child_fds`, in
+    that order). Each request line goes up to the host as ``{"type": "rpc", "id", "request"}``;
+    each ``rpc_reply`` from the host is written back to the job as one line, without blocking
+    (a job that does not read its replies only fills its own pipe); a ``cancel`` ends the job."""
+
+    HOST_TYPES = frozenset({"rpc_reply", "cancel"})
+
+    def __init__(self, job_id, send) -> None:
+        self.job_id = job_id
+        self.send = send
+        self.requests, child_requests = os.pipe()
+        child_replies, self.replies = os.pipe()
+        self.child_fds = (child_requests, child_replies)
+        self.partial = bytearray()
+        self.overlong = False
+        self.outgoing = bytearray()
+        self.cancelled: str | None = None
+        self.open = [self.requests, self.replies, *self.child_fds]
+
+    def started(self) -> None:
+        """The job has its ends: close ours of them, so that its exit is an EOF here."""
+        for fd in self.child_fds:
+            self._close(fd)
+        os.set_blocking(self.requests, False)
+        os.set_blocking(self.replies, False)
+
+    def register(self, sel: selectors.BaseSelector) -> None:
+        sel.register(self.requests, selectors.EVENT_READ, self)
+
+    def on_ready(self, fd: int, sel: selectors.BaseSelector) -> None:
+        if fd == self.requests:
+            try:
+                chunk = os.read(fd, CHUNK)
+            except BlockingIOError:
+                return
+            if not chunk:
+                sel.unregister(fd)
+                self._close(fd)
+                return
+            self._requests(chunk, sel)
+        else:
+            self._flush(sel)
+
+    def _requests(self, chunk: bytes, sel: selectors.BaseSelector) -> None:
+        self.partial += chunk
+        while (end := self.partial.find(b"\n")) >= 0:
+            line = bytes(self.partial[:end])
+            del self.partial[: end + 1]
+            if self.overlong:
+                self.overlong = False
+                continue
+            try:
+                request = json.loads(line)
+            except ValueError:
+                request = None
+            if isinstance(request, dict):
+                self.send({"type": "rpc", "id": self.job_id, "request": request})
+            else:
+                self._reply({"id": None, "error": {"type": "bad_request", "message": "a request is one JSON object per line"}}, sel)
+        if len(self.partial) > RPC_LINE_LIMIT:
+            self.partial.clear()
+            self.overlong = True
+            self._reply({"id": None, "error": {"type": "too_large", "message": f"a request line may hold at most {RPC_LINE_LIMIT} bytes"}}, sel)
+
+    def take(self, inbuf: bytearray, sel: selectors.BaseSelector) -> None:
+        """Handle the bridge's messages among the host's complete lines in `inbuf` (removed from
+        it); leave any other message there, for after the job."""
+        kept = bytearray()
+        while (end := inbuf.find(b"\n")) >= 0:
+            line = bytes(inbuf[:end + 1])
+            del inbuf[: end + 1]
+            try:
+                message = decode(line)
+            except ValueError:
+                kept += line
+                continue
+            if message["type"] not in self.HOST_TYPES:
+                kept += line
+            elif message.get("id") != self.job_id:
+                continue  # for a job that has ended
+            elif message["type"] == "cancel":
+                self.cancelled = str(message.get("reason") or "cancelled by the host")
+            else:
+                self._reply(message.get("reply"), sel)
+        inbuf[:0] = kept
+
+    def _reply(self, reply, sel: selectors.BaseSelector) -> None:
+        if self.replies not in self.open:
+            return
+        was_empty = not self.outgoing
+        self.outgoing += json.dumps(reply, separators=(",", ":")).encode() + b"\n"
+        if len(self.outgoing) > RPC_UNREAD_LIMIT:
+            self.outgoing.clear()
+            self.cancelled = self.cancelled or f"the job left more than {RPC_UNREAD_LIMIT} bytes of replies unread"
+        if was_empty:
+            self._flush(sel)
+
+    def _flush(self, sel: selectors.BaseSelector) -> None:
+        try:
+            while self.outgoing:
+                del self.outgoing[: os.write(self.replies, self.outgoing[:CHUNK])]
+        except BlockingIOError:
+            pass
+        except OSError:  # the job closed its end: it wants no more replies
+            self.outgoing.clear()
+        registered = self.replies in sel.get_map()
+        if self.outgoing and not registered:
+            sel.register(self.replies, selectors.EVENT_WRITE, self)
+        elif not self.outgoing and registered:
+            sel.unregister(self.replies)
+
+    def _close(self, fd: int) -> None:
+        if fd in self.open:
+            self.open.remove(fd)
+            os.close(fd)
+
+    def close(self) -> None:
+        for fd in list(self.open):
+            self._close(fd)
+
+
 class HostGone(Exception):
     """The host closed our stdin: nobody wants results any more."""
 
@@ -338,6 +479,7 @@ class Supervisor:
         self.namespace_init = os.getpid() == 1
         self.scrub = [work_root] + (["/dev/shm"] if self.namespace_init and os.path.isdir("/dev/shm") else [])
         self.env_path = os.environ.get("PATH") or "/usr/local/bin:/usr/bin:/bin"
+        self.relay: _RpcRelay | None = None  # the running job's RPC bridge, if it has one
 
     def serve(self) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -347,7 +489,8 @@ class Supervisor:
         self.send({"type": "hello", "protocol": PROTOCOL, "pid": os.getpid(), "uid": os.getuid(), "python": sys.version.split()[0]})
         try:
             while (message := self.receive()) is not None:
-                self.send(self.handle(message))
+                if message["type"] not in _RpcRelay.HOST_TYPES:  # replies for a job that has ended
+                    self.send(self.handle(message))
         except (HostGone, BrokenPipeError):
             pass
 
@@ -406,9 +549,13 @@ class Supervisor:
         limit = int(limits.get("output_bytes") or 1 << 20)
         out, err = _Capture(limit), _Capture(limit)
         result = {"type": "result", "id": job["id"], "exit_code": None, "timed_out": False, "oom": False, "anomalies": []}
+        relay = _RpcRelay(job["id"], self.send) if job.get("rpc") else None
+        forked = _is_python_script(argv)
+        if relay is not None:
+            env[RPC_ENV] = "3,4" if forked else "{},{}".format(*relay.child_fds)
         try:
-            if _is_python_script(argv):
-                proc = _ForkedPython(argv[1:], workdir, env, rlimits)
+            if forked:
+                proc = _ForkedPython(argv[1:], workdir, env, rlimits, relay.child_fds if relay else ())
             else:
                 proc = subprocess.Popen(
                     [sys.executable if argv[0] == "python3" else argv[0], *argv[1:]],
@@ -419,21 +566,29 @@ class Supervisor:
                     stderr=subprocess.PIPE,
                     start_new_session=True,
                     preexec_fn=_exec_setup(rlimits),
+                    pass_fds=relay.child_fds if relay else (),
                 )
         except (OSError, subprocess.SubprocessError) as exc:
             err.add(f"cannot start {argv[0]!r}: {exc}\n".encode())
             result["exit_code"] = 127
         else:
             stdin = base64.b64decode(job["stdin"]) if job.get("stdin") else b""
-            result["timed_out"] = self.watch(proc, stdin, out, err, started + timeout)
+            if relay is not None:
+                relay.started()
+            result["timed_out"] = self.watch(proc, stdin, out, err, started + timeout, relay)
+            if relay is not None and relay.cancelled is not None:
+                result["cancelled"] = relay.cancelled
             result["exit_code"] = proc.returncode
             result["anomalies"] += self.sweep(proc.pid)
             killed = proc.returncode == -signal.SIGKILL and not result["timed_out"]
             result["oom"] = proc.returncode != 0 and (b"MemoryError" in err.tail or killed)
+        finally:
+            if relay is not None:
+                relay.close()
         result.update(stdout=out.text(), stderr=err.text(), truncated=out.truncated or err.truncated)
         return result
 
-    def watch(self, proc: subprocess.Popen | _ForkedPython, stdin: bytes, out: _Capture, err: _Capture, deadline: float) -> bool:
+    def watch(self, proc: subprocess.Popen | _ForkedPython, stdin: bytes, out: _Capture, err: _Capture, deadline: float, relay: _RpcRelay | None = None) -> bool:
         """Feed stdin, capture output, end the job at its deadline; return whether it timed out.
 
         When the main process ends, its whole process group is killed (background children
@@ -449,6 +604,9 @@ class Supervisor:
         else:
             proc.stdin.close()
         sel.register(self.infd, selectors.EVENT_READ, "host")
+        if relay is not None:
+            relay.register(sel)
+        self.relay = relay
         try:
             pidfd = os.pidfd_open(proc.pid)
             sel.register(pidfd, selectors.EVENT_READ, "exit")
@@ -461,6 +619,9 @@ class Supervisor:
                 now = time.monotonic()
                 if pidfd is None:
                     proc.poll()
+                if proc.returncode is None and relay is not None and relay.cancelled is not None:
+                    _kill_group(proc.pid)
+                    proc.wait()
                 if proc.returncode is None and now >= deadline:
                     _kill_group(proc.pid)
                     proc.wait()
@@ -484,6 +645,7 @@ class Supervisor:
             if pidfd is not None:
                 os.close(pidfd)
             sel.close()
+            self.relay = None
             if proc.returncode is None:  # leaving because the host went away
                 _kill_group(proc.pid)
                 proc.wait()
@@ -498,7 +660,11 @@ class Supervisor:
             chunk = os.read(self.infd, CHUNK)
             if not chunk:
                 raise HostGone
-            self.inbuf += chunk  # handled after the job
+            self.inbuf += chunk  # handled after the job, but for the RPC bridge's
+            if self.relay is not None:
+                self.relay.take(self.inbuf, sel)
+        elif isinstance(key.data, _RpcRelay):
+            key.data.on_ready(key.fileobj, sel)
         elif key.data == "stdin":
             try:
                 pending = pending[os.write(key.fileobj.fileno(), pending[:CHUNK]) :]
