@@ -12,6 +12,7 @@ when the run was created or resumed, is released after the last write to run.jso
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
 import traceback
@@ -51,6 +52,10 @@ class Run:
     infra_errors: int = 0
     earlier_wall_seconds: float = 0.0  # spent by the invocations a --resume continues
     earlier_serving: dict[str, dict[str, Any]] = field(default_factory=dict)  # their server time
+    #: The resources are held open by the command that started the run (`harness.subruns`): the
+    #: run neither starts nor closes them, leaves SIGTERM to that command, and reports no server
+    #: time (the servers are the command's, their time is its to account).
+    held_resources: bool = False
 
     @property
     def id(self) -> str:
@@ -232,12 +237,12 @@ async def execute(run: Run) -> dict[str, Any]:
     """Run every pending (sample, repeat); always write the summary and close resources."""
     status = "interrupted"
     loop = asyncio.get_running_loop()
-    main = asyncio.current_task()
+    main = None if run.held_resources else asyncio.current_task()
     if main is not None:
         loop.add_signal_handler(signal.SIGTERM, main.cancel)
     info = run.info(pending=0)
     try:
-        async with run.resources.opened(run.store.path):
+        async with contextlib.nullcontext(run.resources) if run.held_resources else run.resources.opened(run.store.path):
             run.spec["resolved"] = {
                 "backends": {role: b.describe() for role, b in run.resources.backends.items()},
                 "sandbox": run.resources.sandbox.describe(),
@@ -298,5 +303,5 @@ def summarize(run: Run, status: str) -> dict[str, Any]:
         "stop_reason": run.stop_reason,
         "selected": len(run.samples),
         "wall_seconds": round(run.earlier_wall_seconds + time.monotonic() - run.started, 3),
-        "serving": add_serving(run.earlier_serving, run.resources.serving()),
+        "serving": {} if run.held_resources else add_serving(run.earlier_serving, run.resources.serving()),
     }
