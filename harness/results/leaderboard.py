@@ -27,6 +27,9 @@ and are left out of them, as in summary.json; they still count for cost and late
   in the order of ``runs`` (a list, never a sum: the runs may have overlapped).
 - ``avg_reward``: the mean score of the scored attempts (a dialog task's reward; shown in the
   table when a row is a dialog task, as tau-bench reports it beside pass^k); ``kind`` the task kind.
+- ``search_cost``: for a system that a search made (an AFlow workflow from ``harness optimize``,
+  `harness.results.search`), the USD that search cost, paid once and not part of ``cost``;
+  None otherwise (a column of the table only when some row has one).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from typing import Any
 from harness.errors import PluginError, UsageError
 from harness.plugins import Plugins
 from harness.results.metrics import mean_over_samples, pass_at_k, pass_hat_k
+from harness.results.search import search_cost
 from harness.results.stats import bootstrap_mean_ci
 from harness.results.summary import attempts_by_sample
 from harness.store import RunStore, list_runs
@@ -235,6 +239,7 @@ def _row(group: list[RunData], pairs: list[tuple[int, int]], ks: list[int]) -> d
         "kind": group[0].spec["task"].get("kind", "code"),
         "avg_reward": sum(scores) / len(scores) if scores else None,
         "cost": round(token_cost + server_cost, 8),
+        "search_cost": search_cost(first.spec),
         "token_cost": round(token_cost, 8),
         "server_cost": round(server_cost, 8),
         "server_hours": round(sum(entry.get("server_seconds") or 0.0 for run in group for entry in _serving(run)) / 3600, 6),
@@ -303,14 +308,16 @@ def display_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]
     if any(row.get("kind") == "dialog" for row in rows):
         metrics.append("avg_reward")  # tau-bench's average reward, beside its pass^k
     headers = ["task", "system", "models", "options", "runs", "samples", "attempts", "pass@1 [95% CI]", *metrics]
-    headers += ["cost $", "$/sample", "tokens/sample", *SECONDARY_COLUMNS]
+    searched = any(row.get("search_cost") is not None for row in rows)
+    headers += ["cost $", *(["search $"] if searched else []), "$/sample", "tokens/sample", *SECONDARY_COLUMNS]
     cells = []
     for row in rows:
         pass1 = "" if row["pass@1"] is None else f"{row['pass@1']:.3f} [{row['pass@1_low']:.3f}, {row['pass@1_high']:.3f}]"
         cells.append([
             row["task"], row["system"], row["models"], row["options"], str(len(row["runs"])), str(row["n"]), str(row["attempts"]), pass1,
             *(_num(row[key], ".3f") for key in metrics),
-            _cost(row, "cost", ".4f"), _cost(row, "cost_per_sample", ".5f"), _num(row["tokens_per_sample"], ".0f"),
+            _cost(row, "cost", ".4f"), *([_num(row.get("search_cost"), ".4f")] if searched else []),
+            _cost(row, "cost_per_sample", ".5f"), _num(row["tokens_per_sample"], ".0f"),
             f"{row['input_tokens']:,}/{row['output_tokens']:,}", _num(row["median_latency"], ".2f"),
             wall_label(row["wall_seconds"]), row["sandbox"], row["harness"], row["date"],
         ])  # fmt: skip

@@ -17,10 +17,10 @@ import re
 import statistics
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 INK = "#1d232a"
 MEAN_BLUE = "#0b5cad"
@@ -57,6 +57,9 @@ def distinct_searches(specs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 def figure(search: dict[str, Any], chosen: Iterable[int] = ()) -> Figure:
     """Validation score per round: every pass as a grey dot, the mean as a line, the spread
     (lowest to highest pass) as a bar; the rounds in ``chosen`` (and the best one) ringed."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # matplotlib loads only to draw
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=SIZE, dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()

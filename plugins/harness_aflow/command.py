@@ -301,7 +301,7 @@ def show_search(config: Config, name: str) -> int | None:
         for r in summary["rounds"]
     ]  # fmt: skip
     print()
-    print(tabulate(rows, headers=["round", "parent", "scores", "mean ± sd", "replies", "optimizer $", "executor $", "optimizer tok", "executor tok", "seconds", "modification"]))
+    print(tabulate(rows, headers=["round", "parent", "scores", "mean ± sd", "replies", "optimizer $", "executor $", "optimizer tok", "executor tok", "seconds", "modification"], disable_numparse=True))
     print()
     best = summary["best_round"]
     print(

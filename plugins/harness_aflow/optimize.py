@@ -169,7 +169,8 @@ class Search:
             try:
                 proposal = parse_reply(reply)
                 if tried_before(proposal.modification, earlier):
-                    raise Unusable(f"the modification {proposal.modification!r} was already tried on round {choice.parent}; propose a different one")
+                    same = next(r.number for r in children if tried_before(proposal.modification, [r.modification or ""]))
+                    raise Unusable(f"the modification {proposal.modification!r} was already tried on round {choice.parent} (round {same}); propose a different one")
             except Unusable as exc:
                 refusal, refused = str(exc), refused + 1
                 outcome = "repeated" if "already tried" in refusal else "unusable"
