@@ -16,7 +16,13 @@ from harness_aflow import settings as aflow_settings
 from harness_aflow.folder import SearchFolder, SearchState
 from harness_aflow.prompting import Child, experience
 from harness_aflow.replies import Unusable, parse_reply
-from harness_aflow.search import candidate_rounds, choose_parent, convergence, selection_probabilities, tried_before
+from harness_aflow.search import (
+    candidate_rounds,
+    choose_parent,
+    convergence,
+    selection_probabilities,
+    tried_before,
+)
 from harness_aflow.system import AFlow
 from harness_aflow.visible_tests import doctest_examples, visible_tests
 from harness_aflow.workflows import INITIAL, INITIAL_GRAPH

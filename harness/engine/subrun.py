@@ -14,7 +14,13 @@ from typing import Any
 from harness import hookimpl
 from harness.config import Config
 from harness.context import Budget
-from harness.engine.assemble import check_kinds, make_spec, make_system, make_task, unlocked_on_error
+from harness.engine.assemble import (
+    check_kinds,
+    make_spec,
+    make_system,
+    make_task,
+    unlocked_on_error,
+)
 from harness.engine.resume import take_lock
 from harness.engine.scheduler import Run, execute
 from harness.errors import UsageError

@@ -31,12 +31,18 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from harness import BackendError, Budget, Config, Resources, SampleContext
+from harness import Budget, Config, Resources, SampleContext
 from harness.results import search as search_chart
 from harness.store import RunStore
 from harness.subruns import SampleRun, run_samples
 from harness_aflow.folder import CHART_STEM, SearchFolder, SearchState, sync_folder
-from harness_aflow.prompting import Child, Failure, experience, failures_text, optimizer_messages
+from harness_aflow.prompting import (
+    Child,
+    Failure,
+    experience,
+    failures_text,
+    optimizer_messages,
+)
 from harness_aflow.replies import Unusable, parse_reply
 from harness_aflow.search import ParentChoice, choose_parent, convergence, tried_before
 from harness_aflow.summary import search_summary
@@ -113,9 +119,8 @@ class Search:
         if current is None or not current.done:
             if self.budget.exhausted:
                 return self._budget_outcome()
-            if current is None or not current.has_workflow:
-                if not await self._make_workflow(number, state):
-                    return self._budget_outcome() if self.budget.exhausted else None
+            if (current is None or not current.has_workflow) and not await self._make_workflow(number, state):
+                return self._budget_outcome() if self.budget.exhausted else None
             stopped = await self._validate(number)
             if stopped is not None:
                 return stopped

@@ -11,7 +11,7 @@ from harness_aflow.folder import SearchFolder
 from harness_aflow.settings import parse_settings, split_reference
 from harness_aflow.summary import search_summary
 from harness_aflow.visible_tests import visible_tests
-from harness_aflow.workflows import INITIAL, Workflow, read_workflow
+from harness_aflow.workflows import INITIAL, read_workflow
 
 
 class AFlow(System):

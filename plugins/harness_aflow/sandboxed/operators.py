@@ -190,7 +190,7 @@ async def run_visible_tests(solution, tests=None, timeout=None):
     )
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(json.dumps([solution, list(tests)]).encode()), limit)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         process.kill()
         await process.wait()
         return [f"the tests did not finish within {limit:g} seconds"]

@@ -21,8 +21,8 @@ import types
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # one CPU per job
     os.environ.setdefault(_variable, "1")
 
-import harness_rpc  # noqa: E402 - after the environment
-import operators  # noqa: E402
+import harness_rpc
+import operators
 
 
 class LoadError(Exception):
