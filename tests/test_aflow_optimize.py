@@ -277,3 +277,37 @@ def test_a_search_killed_with_9_resumes_with_only_its_missing_work(tmp_path):
             assert sorted(r["node_id"] for r in kept) == sorted(VALIDATION), "each problem once: nothing lost, nothing twice"
     spec = json.loads((folder / "runs" / "round-2-pass-2" / "run.json").read_text())
     assert spec["status"] == "finished" and len(spec["resumed_at"]) == 1
+
+
+# --- how a search ends -----------------------------------------------------------------------------
+
+
+def test_the_budget_covers_optimizer_and_executor(tmp_path):
+    script = tmp_path / "script.json"
+    optimizer = write_script(script, [{"reply": "not usable"}, {"reply": reply("Ask with a shorter instruction", PLAIN, 'ASK = ""\n')}, {"reply": "x"}])
+    proc = optimize(tmp_path, "--role", optimizer, "--role", EXECUTOR, "--max-rounds", "5", "--validation-rounds", "1", "--max-cost", "0.0025", "--id", "b", "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = last_json(proc.stdout)
+    # round 1: executor $0.0003; round 2: two replies ($0.002) then its pass ($0.0003): $0.0026 >= $0.0025
+    assert summary["status"] == "budget_exhausted" and summary["stop_reason"].startswith("budget: spent $0.0026 of --max-cost $0.0025")
+    assert [r["round"] for r in summary["rounds"]] == [1, 2] and len(logged(script)) == 2
+
+
+def test_a_converged_search_stops(tmp_path):
+    steps = [{"reply": reply(f"Variant {n} of the instruction", PLAIN, f'ASK = "Variant {n}.\\n"\n')} for n in range(2, 10)]
+    optimizer = write_script(tmp_path / "script.json", steps)
+    proc = optimize(tmp_path, "--role", optimizer, "--role", EXECUTOR, "--max-rounds", "10", "--validation-rounds", "1", "--check-convergence", "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = last_json(proc.stdout)
+    # every round scores 2/3: the top-3 mean holds still from round 2 on, five times by round 6
+    assert summary["status"] == "converged" and len(summary["rounds"]) == 6
+    assert summary["stop_reason"] == "the mean of the top-3 rounds held still from round 2 to round 6"
+
+
+def test_an_optimizer_that_fails_for_good_stops_the_search_resumably(tmp_path):
+    optimizer = write_script(tmp_path / "script.json", [])
+    proc = optimize(tmp_path, "--role", optimizer, "--role", EXECUTOR, "--max-rounds", "2", "--validation-rounds", "1", "--id", "dead", "--json")
+    assert proc.returncode == 1
+    summary = last_json(proc.stdout)
+    assert summary["status"] == "stopped" and "BackendError: aflowscript: no step left" in summary["stop_reason"] and "--resume dead" in summary["stop_reason"]
+    assert summary["rounds"][0]["scores"] == [2 / 3], "round 1 is kept"

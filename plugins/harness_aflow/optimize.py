@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from harness import Budget, Config, Resources, SampleContext
+from harness import BackendError, Budget, Config, Resources, SampleContext, SandboxError
 from harness.results import search as search_chart
 from harness.store import RunStore
 from harness.subruns import SampleRun, run_samples
@@ -106,7 +106,10 @@ class Search:
         self.folder.append("start", invocation=self.invocation)
         try:
             for number in range(1, self.settings.max_rounds + 1):
-                outcome = await self._round(number)
+                try:
+                    outcome = await self._round(number)
+                except (BackendError, SandboxError) as exc:  # a model or the sandbox failed for good: resumable
+                    return Outcome("stopped", f"round {number}: {type(exc).__name__}: {exc}; fix it, then `harness optimize --resume {self.folder.id}`")
                 if outcome is not None:
                     return outcome
             return Outcome("finished", f"{self.settings.max_rounds} rounds done (--max-rounds)")
