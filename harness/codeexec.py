@@ -65,6 +65,10 @@ def _ended(run: ProgramRun) -> str:
     return f"exit code {run.exit_code}"
 
 
+#: What the runner's exit status says when it could not write its report (program_runner.child_main).
+RUNNER_EXITS = {3: "replaced the verdict channel's descriptor", 4: "the report could not be written whole", 5: "the runner itself failed"}
+
+
 def _report(text: str) -> dict[str, Any] | None:
     try:
         report = json.loads(text)
@@ -82,9 +86,15 @@ def judge(run: ProgramRun, cpu_limit: float, tamper: str = "fail") -> Verdict:
     the evidence is reported either way)."""
     packets = len(run.reports) + run.reports_dropped
     report = _report(run.reports[0]) if packets == 1 and run.exit_code == 0 else None
-    evidence = list(report["tamper"]) if report else []
+    evidence: list[str] = []
+    for text in run.reports:  # with several, the runner's is among them: its evidence counts too
+        for item in (_report(text) or {"tamper": []})["tamper"]:
+            if isinstance(item, str) and item not in evidence:
+                evidence.append(item)
     if packets > 1:
         evidence.append(f"wrote to the verdict channel ({packets} reports arrived)")
+    if run.exit_code == 3:
+        evidence.append(RUNNER_EXITS[3])
     if run.limit == "cpu" or run.cpu_seconds > cpu_limit:
         return Verdict("timeout", f"used {run.cpu_seconds:.2f} s of CPU, past its limit of {cpu_limit:.2f} s", evidence, run)
     if run.limit == "wall":
@@ -100,6 +110,10 @@ def judge(run: ProgramRun, cpu_limit: float, tamper: str = "fail") -> Verdict:
     if report is None:
         if run.oom:
             return Verdict("error", "ran out of memory", evidence, run)
+        if packets == 1 and run.exit_code == 0:
+            return Verdict("error", f"the report was unreadable: {run.reports[0][:200]!r}", evidence, run)
+        if run.exit_code in RUNNER_EXITS:
+            return Verdict("error", f"the runner could not report: {RUNNER_EXITS[run.exit_code]}", evidence, run)
         if packets == 1:
             return Verdict("error", f"the runner could not finish its report ({_ended(run)})", evidence, run)
         return Verdict("error", f"the program ended before its tests finished ({_ended(run)})", evidence, run)

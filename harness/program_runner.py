@@ -102,7 +102,6 @@ _PROC_OWN = re.compile(r"/proc(?:/(self|thread-self|\d+)(?:/task/\d+)?(?:/([^/]*
 
 _CodeType = types.CodeType
 _FunctionType = types.FunctionType
-_function_globals = types.FunctionType.__globals__.__get__
 _type_dict = type.__dict__["__dict__"].__get__
 _type_name = type.__dict__["__name__"].__get__
 _gc_objects = gc.get_objects
@@ -113,6 +112,8 @@ _readlink = posix.readlink
 _S_ISLNK = stat.S_ISLNK
 _READS = frozenset(opcode.opmap[name] for name in ("LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_AND_CLEAR", "DELETE_FAST", "LOAD_CLOSURE") if name in opcode.opmap)
 _CO_VARARGS = 0x04
+_NO_STEP = frozenset(opcode.opmap[name] for name in ("CACHE", "NOP", "RESUME", "EXTENDED_ARG") if name in opcode.opmap)
+_DECLINE = [opcode.opmap["LOAD_GLOBAL"], opcode.opmap["RETURN_VALUE"]]
 
 
 def _code_of(function):
@@ -221,12 +222,15 @@ def ignores_operand(code):
         return False  # an inner function reads it
     raw = code.co_code
     argument = 0
+    steps = []
     for offset in range(0, len(raw), 2):
         op, arg = raw[offset], raw[offset + 1] | argument
         argument = arg << 8 if op == _EXTENDED_ARG else 0
         if op in _READS and arg == index:
             return False
-    declines = code.co_names == ("NotImplemented",) and code.co_consts in ((), (None,))
+        if op not in _NO_STEP:
+            steps.append(op)
+    declines = steps == _DECLINE and code.co_names == ("NotImplemented",)
     return not declines
 
 
@@ -241,19 +245,25 @@ def _operator_methods_in_source(code, found, seen):
             _operator_methods_in_source(const, found, seen)
 
 
-def _operator_methods_in_classes(namespace, found, seen):
-    """Operator methods of classes made in this process that are functions of the program (any
-    construction: ``class``, ``type(...)``, assigned lambdas), except those whose code is in
-    `seen`. The supervisor froze its own objects before the fork, so the collector's lists hold
-    only what this process made: walking them touches none of the shared pages."""
+def _written_here(code):
+    """Whether `code` was compiled from the program or from a string it built (not from a file
+    of the interpreter's library, like ``unittest.mock.ANY.__eq__``)."""
+    return code.co_filename == PROGRAM_FILENAME or not code.co_filename.startswith("/")
+
+
+def _operator_methods_in_classes(found, seen):
+    """Operator methods of classes made in this process whose code the program wrote (any
+    construction: ``class``, ``type(...)``, assigned lambdas, ``exec``), except those whose code
+    is in `seen`. The supervisor froze its own objects before the fork, so the collector's lists
+    hold only what this process made: walking them touches none of the shared pages."""
     for cls in [obj for obj in _gc_objects() if isinstance(obj, type)]:
         attributes = _type_dict(cls)
         for name in OPERATORS.intersection(attributes.keys()):
             method = attributes[name]
-            if type(method) is not _FunctionType or _function_globals(method) is not namespace:
+            if type(method) is not _FunctionType:
                 continue
             code = method.__code__
-            if id(code) not in seen and ignores_operand(code):
+            if id(code) not in seen and _written_here(code) and ignores_operand(code):
                 seen.add(id(code))
                 found.append(f"an operator method that ignores its operand ({_type_name(cls)}.{name})")
 
@@ -290,7 +300,7 @@ def _evidence_after(outcome, code, namespace, builtins_before, test_builtins, fo
         if type(code) is _CodeType:
             _operator_methods_in_source(code, found, seen)
         if outcome[0] == "passed":
-            _operator_methods_in_classes(namespace, found, seen)
+            _operator_methods_in_classes(found, seen)
     except BaseException as exc:  # noqa: BLE001 - whatever the program's objects raise
         found.append(f"interfered with the harness's checks ({_type_name(type(exc))})")
 
@@ -298,9 +308,31 @@ def _evidence_after(outcome, code, namespace, builtins_before, test_builtins, fo
 # --- the audit hook -----------------------------------------------------------------------------
 
 
-def _resolve(path, getcwd):
-    """`path` made absolute with every symbolic link resolved (os.path.realpath, but with this
-    module's own references to lstat and readlink, which the program cannot replace)."""
+def _own_proc_entry(path, final):
+    """Whether `path` (absolute, no symbolic link before its last part) is an entry of
+    /proc/<this process> that shows its memory or descriptors or, when it is the `final` path
+    to open, /proc or /proc/<this process> itself (directories to open those from)."""
+    match = _PROC_OWN.match(path)
+    if match is None:
+        return False
+    who, leaf = match.group(1), match.group(2)
+    if who is None:
+        return final and path.rstrip("/") == "/proc"
+    if who not in ("self", "thread-self") and int(who) != posix.getpid():
+        return False
+    if not leaf:
+        return final
+    return leaf not in HARMLESS_PROC_FILES
+
+
+def _proc_path_refused(path, getcwd):
+    """Whether opening `path` would reach /proc/<this process>'s memory or descriptors (or a
+    directory from which they could be opened relative to it). Symbolic links are followed the
+    way the kernel does, with this module's own references to lstat and readlink (which the
+    program cannot replace), and every path on the way is checked: /proc/self/fd/N is a link
+    to the open file itself."""
+    if isinstance(path, bytes):
+        path = path.decode("utf-8", "surrogateescape")
     pending = (path if path.startswith("/") else getcwd() + "/" + path).split("/")
     pending.reverse()
     resolved = []
@@ -314,6 +346,8 @@ def _resolve(path, getcwd):
                 resolved.pop()
             continue
         candidate = "/" + "/".join([*resolved, part])
+        if _own_proc_entry(candidate, final=False):
+            return True
         try:
             is_link = _S_ISLNK(_lstat(candidate).st_mode)
         except OSError:
@@ -326,23 +360,7 @@ def _resolve(path, getcwd):
             pending.extend(reversed(target.split("/")))
             continue
         resolved.append(part)
-    return "/" + "/".join(resolved)
-
-
-def _proc_path_refused(path, getcwd):
-    """Whether opening `path` would reach /proc/<this process>'s memory or descriptors (or a
-    directory from which they could be opened relative to it)."""
-    if isinstance(path, bytes):
-        path = path.decode("utf-8", "surrogateescape")
-    path = _resolve(path, getcwd)
-    match = _PROC_OWN.match(path)
-    if match is None:
-        return False
-    who, leaf = match.group(1), match.group(2)
-    if who is None:
-        return path.rstrip("/") == "/proc"  # /proc itself, as a directory to open from
-    own = who in ("self", "thread-self") or int(who) == posix.getpid()
-    return own and leaf not in HARMLESS_PROC_FILES
+    return _own_proc_entry("/" + "/".join(resolved), final=True)
 
 
 def _make_hook(found, report_identity, getframe, get_ident, fstat, getcwd):

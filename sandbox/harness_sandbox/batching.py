@@ -2,8 +2,8 @@
 
 Each trip through the engine's attach stream (or a pipe) costs the harness, the engine and the
 supervisor a message each way; a batch of N jobs costs one. A dispatcher per pool slot takes the
-queued jobs, at most `MAX_BATCH` and never more than its share of the queue among the idle
-dispatchers (so that long jobs still spread over the whole pool), sends them as one ``batch``
+queued jobs, at most `MAX_BATCH` and never more than an even share of the queue over the whole
+pool (so that a few long jobs still spread over all its workers), sends them as one ``batch``
 message and hands every job's answer to the caller that submitted it.
 """
 
@@ -32,7 +32,6 @@ class Batcher:
         self.size = size
         self.ids = ids
         self.queue: collections.deque[tuple[dict, float, asyncio.Future[dict]]] = collections.deque()
-        self.idle = 0
         self.arrived = asyncio.Event()
         self.dispatchers: list[asyncio.Task[None]] = []
 
@@ -46,7 +45,7 @@ class Batcher:
         return await future
 
     def _take(self) -> list[tuple[dict, float, asyncio.Future[dict]]]:
-        share = -(-len(self.queue) // max(self.idle, 1))
+        share = -(-len(self.queue) // self.size)
         taken = []
         while self.queue and len(taken) < min(share, MAX_BATCH):
             item = self.queue.popleft()
@@ -58,12 +57,8 @@ class Batcher:
 
     async def _dispatch(self) -> None:
         while True:
-            self.idle += 1
-            try:
-                while not self.queue:
-                    await self.arrived.wait()
-            finally:
-                self.idle -= 1
+            while not self.queue:
+                await self.arrived.wait()
             taken = self._take()
             if not taken:
                 continue
