@@ -256,14 +256,17 @@ def _exec_setup(rlimits: list[tuple[int, int]]):
 class _ForkedChild:
     """A fork of this (warm) interpreter that calls `target` in its own session, with stdin,
     stdout and stderr on pipes and, for `report_fd`, a packet-mode pipe (each write of up to
-    PIPE_BUF bytes arrives as one packet) on that descriptor. `target` returns the exit status.
+    PIPE_BUF bytes arrives as one packet) on that descriptor; `target` returns the exit status.
+    With `report_fd`, stdin is empty and stdout discarded (/dev/null): a judged program's
+    output is not looked at, so it needs no pipes.
 
     It quacks like the subset of ``subprocess.Popen`` that `Supervisor.watch` uses; `wait`
     also keeps the child's resource usage (``rusage``)."""
 
     def __init__(self, target, rlimits: list[tuple[int, int]], report_fd: int | None = None) -> None:
-        child_in, parent_in = os.pipe()
-        parent_out, child_out = os.pipe()
+        quiet = report_fd is not None
+        child_in, parent_in = (None, None) if quiet else os.pipe()
+        parent_out, child_out = (None, None) if quiet else os.pipe()
         parent_err, child_err = os.pipe()
         parent_report, child_report = os.pipe2(os.O_DIRECT | os.O_CLOEXEC) if report_fd is not None else (None, None)
         self.pid = os.fork()
@@ -272,6 +275,8 @@ class _ForkedChild:
             code = 1
             try:
                 os.setsid()
+                if quiet:
+                    child_in = child_out = os.open(os.devnull, os.O_RDWR)
                 for fd, target_fd in ((child_in, 0), (child_out, 1), (child_err, 2)):
                     os.dup2(fd, target_fd)
                 keep = 3
@@ -290,8 +295,8 @@ class _ForkedChild:
         for fd in (child_in, child_out, child_err, child_report):
             if fd is not None:
                 os.close(fd)
-        self.stdin = open(parent_in, "wb", buffering=0)
-        self.stdout = open(parent_out, "rb", buffering=0)
+        self.stdin = open(parent_in, "wb", buffering=0) if parent_in is not None else None
+        self.stdout = open(parent_out, "rb", buffering=0) if parent_out is not None else None
         self.stderr = open(parent_err, "rb", buffering=0)
         self.report = open(parent_report, "rb", buffering=0) if parent_report is not None else None
         self.returncode: int | None = None
@@ -621,14 +626,14 @@ class Supervisor:
         included) and the pipes are drained for at most DRAIN_GRACE seconds."""
         sel = selectors.DefaultSelector()
         for pipe, capture in ((proc.stdout, out), (proc.stderr, err), (getattr(proc, "report", None), reports)):
-            if capture is not None:
+            if pipe is not None and capture is not None:
                 os.set_blocking(pipe.fileno(), False)
                 sel.register(pipe, selectors.EVENT_READ, capture)
         pending = memoryview(stdin)
         if pending:
             os.set_blocking(proc.stdin.fileno(), False)
             sel.register(proc.stdin, selectors.EVENT_WRITE, "stdin")
-        else:
+        elif proc.stdin is not None:
             proc.stdin.close()
         sel.register(self.infd, selectors.EVENT_READ, "host")
         try:
