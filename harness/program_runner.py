@@ -539,6 +539,7 @@ def _judged_run(prepared, options):
     for fd in (0, 1):  # sys.stdin and sys.stdout are on these descriptors: empty, discarded
         posix.dup2(null, fd)
     posix.close(null)
+    sys.argv = [PROGRAM_FILENAME]
     found = []
     test_builtins = tuple(options.get("test_builtins") or ()) + ("AssertionError",)
     _disable_escapes()
