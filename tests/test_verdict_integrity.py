@@ -15,7 +15,14 @@ import json
 
 import pytest
 import pytest_asyncio
-from conftest import DOCKER_CONFIG, MBPP_DATA, harness, harness_env, records, require_docker
+from conftest import (
+    DOCKER_CONFIG,
+    MBPP_DATA,
+    harness,
+    harness_env,
+    records,
+    require_docker,
+)
 from harness_mbpp import MBPP
 
 from harness.codeexec import run_tests
@@ -76,6 +83,11 @@ ATTACKS = {
     "the report descriptor reopened": ("import os\nos.fdopen(3, 'wb')\n" + FAILS, "opened the verdict channel"),
     "an audit hook of its own": ("import sys\nsys.addaudithook(lambda e, a: None)\n" + FAILS, "added an audit hook"),
     "rebinding builtins (HumanEval/4 of issue 10)": ("import builtins\nbuiltins.abs = lambda *a, **k: 0\nassert abs(-5) == 0\n", "rebound builtins.abs"),
+    "rebinding what the runner itself calls afterwards": (
+        "import builtins\nfor _name in ('len', 'sorted', 'set', 'isinstance', 'type', 'str', 'any', 'all', 'list', 'id', 'getattr', 'min', 'max', 'sum'):\n"
+        "    setattr(builtins, _name, lambda *a, **k: 0)\n",
+        "rebound builtins.len",
+    ),
     "rebinding AssertionError": ("import builtins\nbuiltins.AssertionError = KeyError\nassert True\n", "rebound builtins.AssertionError"),
     "shadowing a builtin the tests use": ("def abs(x):\n    return 0\nassert abs(-5) == 0\n", "shadows builtin abs"),
     "shadowing AssertionError": ("AssertionError = Exception\nassert True\n", "shadows builtin AssertionError"),
