@@ -281,12 +281,11 @@ def _rebound_builtins(before, found):
             found.append(f"rebound builtins.{name}")
 
 
-def _shadowed_builtins(namespace, test_builtins, found):
+def _shadowed_builtins(namespace, before, test_builtins, found):
     if namespace.get("__builtins__") is not _builtins_module:
         found.append("replaced the program's __builtins__")
-    originals = _builtins_module.__dict__
     for name in test_builtins:
-        if name in namespace and namespace[name] is not originals.get(name):
+        if name in namespace and namespace[name] is not before.get(name):
             found.append(f"shadows builtin {name}, which the tests use")
 
 
@@ -294,7 +293,7 @@ def _evidence_after(outcome, code, namespace, builtins_before, test_builtins, fo
     """Append what the program left behind to `found`; an exception while looking is evidence too."""
     try:
         _rebound_builtins(builtins_before, found)
-        _shadowed_builtins(namespace, test_builtins, found)
+        _shadowed_builtins(namespace, builtins_before, test_builtins, found)
         seen = set()
         if type(code) is _CodeType:
             _operator_methods_in_source(code, found, seen)
