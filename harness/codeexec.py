@@ -31,11 +31,15 @@ import signal
 import weakref
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from harness.sandbox import Sandbox
 from harness.types import Limits, Outcome, ProgramRun
 
+#: The source of harness/program_runner.py, which a sandbox tier loads into its workers to run
+#: judged programs (read, not imported: it runs in the sandbox, never in the harness process).
+RUNNER_SOURCE = Path(__file__).with_name("program_runner.py").read_text()
 #: The wall-clock backstop, in multiples of the CPU time limit.
 WALL_FACTOR = 5.0
 #: A program stopped by the backstop counts as starved (and is re-run alone) when it was running

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import itertools
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
+from harness.codeexec import RUNNER_SOURCE
 from harness.errors import SandboxError
 from harness.sandbox import Sandbox
 from harness.types import ExecResult, Limits, ProgramRun, to_dict
@@ -25,10 +24,8 @@ DEFAULT_RECYCLE = 500
 ANSWER_GRACE = 30.0
 #: How long a new supervisor may take to say hello (and to load the program runner).
 START_TIMEOUT = 60.0
-#: The program runner every supervisor loads once, read from its file (it runs in the sandbox,
-#: never in the harness process).
+#: The name under which every supervisor loads the program runner (harness.codeexec.RUNNER_SOURCE).
 RUNNER_NAME = "program_runner"
-RUNNER_SOURCE = Path(importlib.util.find_spec("harness.program_runner").origin).read_text()
 
 
 class PooledSandbox(Sandbox):
