@@ -77,9 +77,23 @@ class Worker:
             raise WorkerDied(f"{self.name} greeted with {hello!r}, expected protocol {PROTOCOL}")
         return hello
 
+    async def preload(self, message: dict, timeout: float) -> None:
+        """Have the supervisor load a runner module (a ``preload`` message); WorkerDied if it
+        cannot."""
+        try:
+            self.writer.write(encode(message))
+            await self.writer.drain()
+            reply = await self._read(timeout)
+        except (ConnectionError, OSError) as exc:
+            raise WorkerDied(f"{self.name}: broken channel while preloading: {exc}") from None
+        if reply.get("type") != "preloaded" or reply.get("id") != message["id"]:
+            self.unfit = f"could not preload {message['name']}: {reply.get('message') or reply!r}"
+            raise WorkerDied(f"{self.name} {self.unfit}")
+
     async def run(self, job: dict, timeout: float) -> dict:
-        """Send one job and return the supervisor's answer (a result or an error message)."""
-        self.jobs += 1
+        """Send one job (or a batch of them) and return the supervisor's answer: a result or an
+        error message (for a batch, a ``batch`` message holding one of those per job)."""
+        self.jobs += len(job["jobs"]) if job["type"] == "batch" else 1
         try:
             self.writer.write(encode(job))
             await self.writer.drain()
@@ -90,10 +104,12 @@ class Worker:
         if reply.get("id") != job["id"]:
             self.unfit = f"answered job {reply.get('id')!r} when asked for job {job['id']!r}"
             raise WorkerDied(f"{self.name} {self.unfit}")
-        if reply["type"] != "result":
-            self.unfit = reply.get("message") or repr(reply)
-        elif reply.get("anomalies"):
-            self.unfit = "; ".join(reply["anomalies"])
+        answers = reply.get("results", []) if reply["type"] == "batch" and job["type"] == "batch" else [reply]
+        for answer in answers:
+            if answer.get("type") != "result":
+                self.unfit = answer.get("message") or repr(answer)
+            elif answer.get("anomalies"):
+                self.unfit = "; ".join(answer["anomalies"])
         return reply
 
     async def _read(self, timeout: float) -> dict:
