@@ -184,7 +184,7 @@ _CONSUMERS, _YIELDERS = _frame_code_objects()
 #: The builtins as the program finds them (nothing between here and the program changes them).
 _BUILTINS_BEFORE = dict(_builtins_module.__dict__)
 RUNNER_FILENAME = _code_of(_warm_up).co_filename
-_EXIT_ALIASES = _exit_aliases()
+_HARD_EXIT_ALIASES = _exit_aliases()
 _prctl = ctypes.CDLL(None, use_errno=True).prctl
 PR_SET_DUMPABLE = 4
 
@@ -431,7 +431,7 @@ def _make_hook(found, report_identity, getframe, get_ident, fstat, getcwd):
 
 def _disable_escapes():
     """Remove posix._exit from every module and stub what would bring it (or frames) back."""
-    for module, name in _EXIT_ALIASES:
+    for module, name in _HARD_EXIT_ALIASES:
         setattr(module, name, functools.partial(sys.audit, "harness.exit", f"{getattr(module, '__name__', '?')}.{name}"))
     for module, name, what in (
         (_imp, "create_builtin", "re-creating a builtin module"),
