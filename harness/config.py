@@ -51,6 +51,8 @@ TABLES = {"run": "[run]", "tasks": "[tasks.NAME]", "systems": "[systems.NAME]", 
 RUN_DEFAULTS: dict[str, Any] = {"system": "direct", "repeats": 1, "max_concurrency": 4}
 #: Options of `harness run` that describe one invocation, not a default: not allowed in [run].
 NOT_DEFAULTS = {"help", "node_ids", "keyword", "marker", "limit", "lf", "resume", "run_id", "json", "config", "plugins", "task_opt", "system_opt"}
+#: The --max-concurrency value that sizes the run to its resources (`Resources.auto_concurrency`).
+AUTO = "auto"
 MODEL_KEYS = {"base_url", "api_key_env", "model", "input_price", "output_price", "max_connections", "timeout", "attempts", "backoff", "backend", "hour_price"}
 
 
@@ -116,6 +118,17 @@ def _model_from_table(name: str, table: dict[str, Any], source: str) -> ModelCon
     if model.hour_price is not None and not model.hour_price >= 0:
         raise ConfigError(f"{source}: [models.{name}] hour_price = {model.hour_price}: give USD per server-hour, 0 or more")
     return model
+
+
+def concurrency(text: str) -> int | str:
+    """--max-concurrency's type: a whole number >= 1 (checked later), or ``auto``: as many samples
+    in flight as the run's backends and sandbox can serve (resolved once they have started)."""
+    if text.strip().lower() == AUTO:
+        return AUTO
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a whole number nor {AUTO!r}") from None
 
 
 def closest(word: str, choices: Iterable[str]) -> str:
