@@ -83,6 +83,11 @@ class Sandbox(abc.ABC):
     async def close(self) -> None:
         """Release everything `start` acquired. Must be safe to call twice."""
 
+    def capacity(self) -> int | None:
+        """Jobs the tier runs at once once started (the pool size of a pooled tier); None when
+        unknown. What ``--max-concurrency auto`` adds for code tasks."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         """What run.json records about this tier (tier name, image id, pool size …)."""
         return {"tier": self.name}

@@ -136,5 +136,9 @@ class PooledSandbox(Sandbox):
         if pool is not None:
             await pool.close()
 
+    def capacity(self) -> int:
+        """One job per pool worker."""
+        return self.pool_size
+
     def describe(self) -> dict[str, Any]:
         return {"tier": self.name, "pool": self.pool_size, "recycle": self.recycle}
