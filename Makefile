@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
 	  CMAKE_ARGS="$(LLAMA_CMAKE)" $(BIN)/pip wheel --no-deps --no-cache-dir -w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION)
-	$(BIN)/pip install --find-links $(LLAMA_WHEELS) -e '.[embedded,test]'
+	$(BIN)/pip install --find-links $(LLAMA_WHEELS) -e '.[embedded,test,tau2]'
 	touch $@
 
 # A Docker engine and the offline sandbox image (debootstrap + docker import; skipped when present).

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import traceback
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,8 @@ from harness.backend import Backend
 from harness.config import Config, parse_pairs
 from harness.errors import ConfigError, UsageError
 from harness.sandbox import Sandbox
+from harness.system import System
+from harness.task import Task
 
 DEFAULT_BACKEND = "llamacpp:smollm2"
 DEFAULT_SANDBOX = "docker"
@@ -40,20 +42,21 @@ def resolve_backend(spec: str, config: Config) -> Backend:
     raise UsageError(f"unknown backend {spec!r}. Known schemes: {schemes}. Models in harness.toml: {names}.")
 
 
-def resolve_backends(default_spec: str | None, role_pairs: list[str] | None, config: Config, owner: str, roles: Iterable[str]) -> dict[str, Backend]:
-    """Role -> backend for the model ``roles`` of ``owner`` (a system, plus a task's own roles);
-    one instance per distinct spec, so roles sharing a spec share a server. No roles: no backend.
+def resolve_backends(default_spec: str | None, role_pairs: list[str] | None, config: Config, roles: dict[str, str]) -> dict[str, Backend]:
+    """Role -> backend for the model ``roles`` of a run (role -> who calls it: ``system direct``,
+    ``task tau2-mock``); a role without ``--role ROLE=SPEC`` uses the default backend, and roles
+    sharing a spec share one backend instance (one server). No roles: no backend.
 
-    Raises ConfigError for --backend/--role given to an owner with no roles, or an unknown role."""
-    roles = tuple(roles)
+    Raises ConfigError for --backend/--role where nothing calls a model, or an unknown role."""
     if not roles:
         if default_spec or role_pairs:
-            raise ConfigError(f"{owner} calls no model: drop --backend/--role")
+            raise ConfigError("nothing in this run calls a model: drop --backend/--role")
         return {}
     specs = {"default": default_spec or DEFAULT_BACKEND} | parse_pairs(role_pairs, "--role")
     unknown = set(specs) - set(roles) - {"default"}
     if unknown:
-        raise ConfigError(f"{owner} has no role(s) {sorted(unknown)}; its roles: {', '.join(roles)}")
+        known = ", ".join(f"{role} ({owner})" for role, owner in roles.items())
+        raise ConfigError(f"no role(s) {sorted(unknown)} in this run; its roles: {known}")
     by_spec: dict[str, Backend] = {}
     for spec in specs.values():
         if spec not in by_spec:
@@ -77,11 +80,18 @@ class Resources:
     sandbox: Sandbox
 
     @classmethod
-    def resolve(cls, config: Config, owner: str, roles: Iterable[str]) -> Resources:
-        """From ``--backend``, ``--role`` and ``--sandbox``; nothing is started yet."""
+    def resolve(cls, config: Config, roles: dict[str, str]) -> Resources:
+        """From ``--backend``, ``--role`` and ``--sandbox`` for the model ``roles`` (role -> who
+        calls it, for messages); nothing is started yet."""
         sandbox = make_sandbox(config.getoption("sandbox"), config)
-        backends = resolve_backends(config.getoption("backend"), config.getoption("role"), config, owner, roles)
+        backends = resolve_backends(config.getoption("backend"), config.getoption("role"), config, roles)
         return cls(backends, sandbox)
+
+    @staticmethod
+    def roles_of(system: System, task: Task | None = None) -> dict[str, str]:
+        """Role -> who calls it, for a system (and the task's own roles: a simulated user, a judge)."""
+        roles = {role: f"system {system.name}" for role in system.roles}
+        return roles | ({role: f"task {task.name}" for role in task.roles} if task is not None else {})
 
     @property
     def distinct_backends(self) -> list[Backend]:

@@ -13,20 +13,24 @@ if TYPE_CHECKING:
 #: The method a system implements for each task kind it declares in ``kinds``.
 KIND_METHODS = {"code": "solve", "qa": "solve", "dialog": "act"}
 
-
 class System(abc.ABC):  # noqa: B024 - which methods are required depends on ``kinds``
-    """Subclasses set ``name`` and ``kinds`` and implement `solve` (code/QA tasks) and/or `act`
-    (dialog tasks), as ``kinds`` says; a missing one fails at registration, naming the plugin.
-    ``options`` are the run's ``--system-opt K=V`` pairs (strings); a subclass validates them in
-    ``__init__`` and raises ConfigError for an unknown key or a bad value."""
+    """Subclasses set ``name`` and ``kinds`` (the task kinds they can do: ``code``, ``qa``,
+    ``dialog``) and implement `solve` (code/QA tasks) and/or `act` (dialog tasks), as ``kinds``
+    says; a missing one fails at registration, naming the plugin. ``options`` are the run's
+    ``--system-opt K=V`` pairs over harness.toml's ``[systems.NAME]`` table (values as text; a
+    sub-table ``[systems.NAME.KEY]`` arrives as a dict with TOML's types, for the keys listed in
+    ``option_tables``); a subclass validates them in ``__init__`` (keep it cheap: it also checks
+    harness.toml on every command) and raises ConfigError for an unknown key or a bad value."""
 
     name: ClassVar[str] = ""
     #: Task kinds the system can do (``code``, ``qa``, ``dialog``); it is refused on any other.
     kinds: ClassVar[frozenset[str]] = frozenset({"code"})
     #: Model roles the system calls; ``--role ROLE=SPEC`` may give each its own backend.
     roles: ClassVar[tuple[str, ...]] = ("default",)
+    #: Options that harness.toml may give as tables (``[systems.NAME.KEY.…]``); any other sub-table is refused.
+    option_tables: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, options: dict[str, str]) -> None:
+    def __init__(self, options: dict[str, Any]) -> None:
         self.options = dict(options)
 
     @classmethod
@@ -44,7 +48,10 @@ class System(abc.ABC):  # noqa: B024 - which methods are required depends on ``k
         raise NotImplementedError(f"system {self.name!r} does not solve {sample.task!r} samples")
 
     async def act(self, dialog: Any, ctx: SampleContext) -> Message:
-        """The agent's next message (text and/or tool calls) in a dialog task's episode."""
+        """The agent's next message in a dialog task (role ``assistant``: text, tool calls, or
+        both). ``dialog`` is a `harness.dialog.Dialog`: the agent's instructions, its tools (OpenAI
+        function schemas) and the conversation so far as the agent sees it. Called once per agent
+        turn; the task runs the tool calls and the simulated user."""
         raise NotImplementedError(f"system {self.name!r} does not hold dialogs")
 
     def describe(self) -> dict[str, Any]:

@@ -149,6 +149,9 @@ class TerminalReporter:
     @hookimpl
     def harness_run_start(self, run: RunInfo) -> None:
         self.total = run.pending
+        self.done = self.passed = self.tokens = 0  # a suite runs several runs in one process
+        self.cost = 0.0
+        self.in_flight.clear()
         self.started = time.monotonic()
         self._last_status = self.started
         self.plain = _plain_wanted()

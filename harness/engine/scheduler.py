@@ -5,7 +5,8 @@ it. Failed samples are results; only infrastructure trouble (a backend or the sa
 for good) makes a record ``infra_error``, and ``max_infra_errors`` of those stop the run
 (resumable). Ctrl-C (or SIGTERM) stops scheduling, lets the records already written stand,
 marks the run ``interrupted`` and closes every server and container; ``harness run --resume
-RUN_ID`` then completes exactly the missing records.
+RUN_ID`` then completes exactly the missing records. The run's lock (`harness.runlock`), taken
+when the run was created or resumed, is released after the last write to run.json.
 """
 
 from __future__ import annotations
@@ -113,7 +114,10 @@ async def _attempt(run: Run, info: RunInfo, sample: Sample, repeat: int) -> tupl
     error: str | None = None
     solve_seconds = score_seconds = 0.0
     try:
-        answer = await run.system.solve(sample, ctx)
+        if run.task.kind == "dialog":  # the task plays the episode; the system is its agent
+            answer = await run.task.play(sample, run.system, ctx)
+        else:
+            answer = await run.system.solve(sample, ctx)
         solve_seconds = time.monotonic() - started
         scored = time.monotonic()
         outcome = await run.task.score(sample, answer, ctx)
@@ -128,6 +132,8 @@ async def _attempt(run: Run, info: RunInfo, sample: Sample, repeat: int) -> tupl
         solve_seconds = time.monotonic() - started
     transcript_ref = run.store.transcript_ref(sample.node_id, repeat)
     roles = {role: meter.as_dict() for role, meter in ctx.meters.items()}
+    # The system's calls, tokens and cost; a task's own roles (simulated user, judge) stay in `roles`.
+    system_meters = [meter for role, meter in roles.items() if role not in run.task.roles]
     record = Record(
         node_id=sample.node_id,
         sample_id=sample.id,
@@ -143,10 +149,10 @@ async def _attempt(run: Run, info: RunInfo, sample: Sample, repeat: int) -> tupl
         error=error,
         tamper=list(outcome.tamper),
         roles=roles,
-        llm_calls=sum(m["calls"] for m in roles.values()),
-        input_tokens=sum(m["input_tokens"] for m in roles.values()),
-        output_tokens=sum(m["output_tokens"] for m in roles.values()),
-        cost=round(sum(m["cost"] for m in roles.values()), 8),
+        llm_calls=sum(m["calls"] for m in system_meters),
+        input_tokens=sum(m["input_tokens"] for m in system_meters),
+        output_tokens=sum(m["output_tokens"] for m in system_meters),
+        cost=round(sum(m["cost"] for m in system_meters), 8),
         latency=round(time.monotonic() - started, 4),
         solve_seconds=round(solve_seconds, 4),
         score_seconds=round(score_seconds, 4),
@@ -256,7 +262,7 @@ async def execute(run: Run) -> dict[str, Any]:
         if run.budget.exhausted:
             status = "budget_exhausted"
     except asyncio.CancelledError:
-        run.stop_reason = "interrupted (Ctrl-C or SIGTERM): resume with `harness run --resume " + run.id + "`"
+        run.stop_reason = f"Ctrl-C or SIGTERM; finish it with `harness run --resume {run.id}`"
         raise
     except BaseException as exc:
         status = "crashed"
@@ -269,6 +275,7 @@ async def execute(run: Run) -> dict[str, Any]:
         run.store.write_summary(summary)
         run.spec.update(status=status, stop_reason=run.stop_reason, ended_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         run.store.write_spec(run.spec)
+        run.store.lock.release()  # the last write of this writer
         run.plugins.hook.harness_run_finish(run=info, summary=summary)
     return summary
 
@@ -284,7 +291,7 @@ def execute_blocking(run: Run) -> dict[str, Any] | None:
 
 def summarize(run: Run, status: str) -> dict[str, Any]:
     records = run.store.read_records()
-    return summarize_records(records, repeats=run.repeats) | {
+    return summarize_records(records, repeats=run.repeats, kind=run.task.kind) | {
         "run_id": run.id,
         "results": str(run.store.path),
         "status": status,

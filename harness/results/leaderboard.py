@@ -25,6 +25,8 @@ and are left out of them, as in summary.json; they still count for cost and late
   attempt at one sample, ``tokens_per_sample`` and ``seconds_per_sample`` (wall time) likewise.
 - ``median_latency``: the median seconds of one attempt; ``wall_seconds``: each run's wall time,
   in the order of ``runs`` (a list, never a sum: the runs may have overlapped).
+- ``avg_reward``: the mean score of the scored attempts (a dialog task's reward; shown in the
+  table when a row is a dialog task, as tau-bench reports it beside pass^k); ``kind`` the task kind.
 """
 
 from __future__ import annotations
@@ -228,7 +230,10 @@ def _row(group: list[RunData], pairs: list[tuple[int, int]], ks: list[int]) -> d
     server_cost = sum(entry.get("cost") or 0.0 for run in group for entry in _serving(run))
     tokens = sum(r.input_tokens + r.output_tokens for r in records)
     walls = [round(_wall_seconds(run), 3) for run in group]
+    scores = [r.score for r in records if r.scored]
     return row | {
+        "kind": group[0].spec["task"].get("kind", "code"),
+        "avg_reward": sum(scores) / len(scores) if scores else None,
         "cost": round(token_cost + server_cost, 8),
         "token_cost": round(token_cost, 8),
         "server_cost": round(server_cost, 8),
@@ -295,6 +300,8 @@ def display_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]
     """(headers, cells): the leaderboard as a person reads it, numbers formatted. The pass@k
     columns are those that some row has a value for."""
     metrics = [key for key in (k_metrics(rows[0]) if rows else []) if any(row[key] is not None for row in rows)]
+    if any(row.get("kind") == "dialog" for row in rows):
+        metrics.append("avg_reward")  # tau-bench's average reward, beside its pass^k
     headers = ["task", "system", "models", "options", "runs", "samples", "attempts", "pass@1 [95% CI]", *metrics]
     headers += ["cost $", "$/sample", "tokens/sample", *SECONDARY_COLUMNS]
     cells = []

@@ -31,3 +31,15 @@ def mean_over_samples(counts: Iterable[tuple[int, int]], k: int, estimator=pass_
     if not counts or any(n < k for n, _ in counts):
         return None
     return sum(estimator(n, c, k) for n, c in counts) / len(counts)
+
+
+def pass_hat_k_curve(counts: Iterable[tuple[int, int]]) -> dict[int, float]:
+    """pass^k averaged over samples for every k from 1 to the fewest attempts of any sample, as
+    tau-bench reports it (Yao et al. 2024, arXiv:2406.12045; tau2's
+    ``tau2.metrics.agent_metrics.get_tasks_pass_hat_k``). ``counts`` holds (n, c) per sample;
+    empty when there is no sample or one has no attempt."""
+    counts = list(counts)
+    if not counts:
+        return {}
+    return {k: sum(pass_hat_k(n, c, k) for n, c in counts) / len(counts) for k in range(1, min(n for n, _ in counts) + 1)}
+

@@ -1,4 +1,10 @@
-"""System ``direct``: the model alone, one completion with the task's prompt (the baseline)."""
+"""System ``direct``: the model alone (the baseline).
+
+On code tasks, one completion with the task's prompt. On dialog tasks, a plain tool-calling
+agent: each turn is one completion with the task's instructions as the system prompt, the
+conversation so far and the agent's tools, passed as OpenAI tools when the backend takes them
+and otherwise described in the system prompt and read back from ``<tool_call>`` text (see
+`harness.dialog.take_turn`)."""
 
 from __future__ import annotations
 
@@ -13,11 +19,12 @@ from harness import (
     System,
     hookimpl,
 )
+from harness.dialog import Dialog, take_turn
 
 
 class Direct(System):
     name: ClassVar[str] = "direct"
-    kinds = frozenset({"code"})
+    kinds = frozenset({"code", "dialog"})
     roles = ("default",)
     OPTIONS: ClassVar[dict[str, type]] = {"max_tokens": int, "temperature": float, "system_prompt": str}
 
@@ -41,6 +48,13 @@ class Direct(System):
             messages, max_tokens=self.max_tokens, temperature=self.temperature, seed=ctx.seed
         )
         return Answer(completion.message.content or "", {"finish_reason": completion.finish_reason})
+
+    async def act(self, dialog: Dialog, ctx: SampleContext) -> Message:
+        """One agent turn; ``system_prompt``, when given, goes before the task's instructions."""
+        instructions = f"{self.system_prompt}\n\n{dialog.instructions}" if self.system_prompt else dialog.instructions
+        return await take_turn(
+            ctx.llm(), instructions, dialog.messages, dialog.tools, max_tokens=self.max_tokens, temperature=self.temperature, seed=ctx.seed
+        )
 
 
 @hookimpl
