@@ -298,11 +298,11 @@ class _ForkedChild:
                 moved = [os.dup(fd) for fd in extra_fds]  # out of the way of the dup2s below
                 for fd, target_fd in ((child_in, 0), (child_out, 1), (child_err, 2), *((fd, 3 + i) for i, fd in enumerate(moved))):
                     os.dup2(fd, target_fd)
-                keep = 3 + len(moved)
+                first_free = keep = 3 + len(moved)
                 if report_fd is not None:
                     os.dup2(child_report, report_fd, inheritable=False)
                     keep = report_fd + 1
-                os.closerange(keep, report_fd or keep)
+                os.closerange(first_free, report_fd or first_free)
                 os.closerange(keep, os.sysconf("SC_OPEN_MAX"))
                 signal.signal(signal.SIGINT, signal.default_int_handler)
                 _apply_limits(rlimits)
