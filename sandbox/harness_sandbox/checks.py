@@ -54,6 +54,17 @@ except OSError:
 print(len(children))
 """
 
+#: Makes one request over the RPC bridge (harness_sandbox.rpc) and prints the reply.
+RPC_PROBE = r"""
+import json, os
+request, reply = (int(fd) for fd in os.environ["HARNESS_RPC_FDS"].split(","))
+os.write(request, b'{"id": 1, "method": "ping", "params": 41}\n')
+print(open(reply, "rb").readline().decode().strip())
+"""
+
+#: The libraries the image provides for generated programs (image.PACKAGES).
+LIBRARIES_PROBE = "import numpy, sympy\nprint(numpy.__version__, sympy.__version__)\n"
+
 #: Writes a forged "passed" report on every descriptor, then tries to end its process before the
 #: runner reports; its own test fails.
 FORGERY_PROBE = r"""
@@ -93,6 +104,17 @@ async def _probe(cls: type, config: Any) -> list[CheckRow]:
         await box.start()
         hello = await box.run({}, ["python3", "-c", "print('hello')"], timeout=10)
         rows = [CheckRow("round trip", hello.stdout == "hello\n", f"{hello.duration * 1000:.0f} ms in the container")]
+
+
+        async def ping(method: str, params: Any) -> Any:
+            return params + 1
+
+        bridged = await box.run({"rpc.py": RPC_PROBE}, ["python3", "rpc.py"], timeout=10, rpc=ping)
+        rows.append(CheckRow("rpc bridge", bridged.stdout.strip() == '{"id":1,"result":42}', bridged.stdout.strip() or bridged.stderr[-300:]))
+        libraries = await box.run({"libs.py": LIBRARIES_PROBE}, ["python3", "libs.py"], timeout=30)
+        rows.append(CheckRow("numpy and sympy", libraries.exit_code == 0,
+                             f"numpy {libraries.stdout.split()[0]}, sympy {libraries.stdout.split()[1]}" if libraries.exit_code == 0
+                             else f"{libraries.stderr.strip()[-200:]} (rebuild the image: `harness sandbox build --offline --force`)"))
         facts = await box.run({"probe.py": PROBE}, ["python3", "probe.py"], timeout=30)
         if facts.exit_code != 0:
             return rows + [CheckRow("isolation probe", False, facts.stderr[-500:])]

@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness import ExecResult, Limits, ProgramRun, Sandbox, SandboxError, to_dict
+from harness import ExecResult, Limits, ProgramRun, RpcHandler, Sandbox, SandboxError, to_dict
 from harness.codetasks.testrunner import RUNNER_SOURCE
 from harness_sandbox.batching import Batcher
 from harness_sandbox.channel import Worker
@@ -69,12 +69,13 @@ class PooledSandbox(Sandbox):
         stdin: str | bytes | None = None,
         timeout: float = 10.0,
         limits: Limits | None = None,
+        rpc: RpcHandler | None = None,
     ) -> ExecResult:
         try:
-            job = job_message(next(self._job_ids), dict(files), list(argv), stdin, timeout, to_dict(limits or Limits()))
+            job = job_message(next(self._job_ids), dict(files), list(argv), stdin, timeout, to_dict(limits or Limits()), rpc=rpc is not None)
         except ValueError as exc:
             raise SandboxError(f"cannot run this job: {exc}") from None
-        reply = await self._answer(job, timeout)
+        reply = await self._answer(job, timeout, rpc)
         return ExecResult(
             exit_code=reply["exit_code"],
             stdout=reply["stdout"],
@@ -119,11 +120,11 @@ class PooledSandbox(Sandbox):
             waiting_seconds=reply.get("waiting_seconds"),
         )
 
-    async def _answer(self, job: dict, timeout: float) -> dict:
+    async def _answer(self, job: dict, timeout: float, rpc: RpcHandler | None = None) -> dict:
         if self._pool is None:
             await self.start()
         assert self._pool is not None
-        reply = await self._pool.run(job, timeout + ANSWER_GRACE)
+        reply = await self._pool.run(job, timeout + ANSWER_GRACE, rpc)
         if reply["type"] != "result":
             raise SandboxError(f"the {self.name} sandbox could not run the job: {reply.get('message')}")
         return reply

@@ -40,8 +40,15 @@ and the children it reaped) is held to ``cpu_limit``; ``wall_limit`` is the wall
 ``waiting_seconds`` is how long the child was runnable but had no CPU (from
 /proc/PID/schedstat; null where unknown), read when the backstop stopped it.
 
-A message of unknown type is answered with an error, so new kinds (the model RPC bridge) can be
-added to both sides without confusing an older peer.
+A message of unknown type is answered with an error, so new kinds can be added to both sides
+without confusing an older peer.
+
+A job with ``"rpc": true`` may make requests back to the host while it runs (the RPC bridge):
+``{"type": "rpc", "id", "request"}`` goes up for each request line the job writes, and the host
+answers with ``{"type": "rpc_reply", "id", "reply"}`` or ends the job with ``{"type": "cancel",
+"id", "reason"}`` (its result then says ``"cancelled": reason``). The protocol, the job's side of
+it and the host's are documented in ``harness_sandbox.rpc``; `_RpcRelay` below is the
+supervisor's part.
 
 When the supervisor is the init of a PID namespace (pid 1: inside a container) every other
 process in sight belongs to the job, so after each job it kills them all and empties the whole
@@ -82,6 +89,12 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 MAX_PACKETS = 16
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
+#: The environment variable that tells a job with the RPC bridge its descriptors: "REQUEST,REPLY".
+RPC_ENV = "HARNESS_RPC_FDS"
+#: Longest request line a job may write (a longer one is refused and its bytes dropped).
+RPC_LINE_LIMIT = 16 << 20
+#: Replies a job has left unread beyond this many bytes end it (the supervisor's memory is the container's).
+RPC_UNREAD_LIMIT = 64 << 20
 
 
 # --- the protocol, shared with the host -------------------------------------------------------
@@ -110,8 +123,9 @@ def _b64(data: str | bytes) -> str:
     return base64.b64encode(data.encode() if isinstance(data, str) else data).decode("ascii")
 
 
-def job_message(job_id: int, files: dict, argv: list, stdin, timeout: float, limits: dict) -> dict:
-    """A job message; file contents and stdin may be str (sent as UTF-8) or bytes."""
+def job_message(job_id: int, files: dict, argv: list, stdin, timeout: float, limits: dict, rpc: bool = False) -> dict:
+    """A job message; file contents and stdin may be str (sent as UTF-8) or bytes. With `rpc`
+    the job gets the RPC bridge (module docstring)."""
     if not argv:
         raise ValueError("argv is empty: give the program to run, e.g. ['python3', 'main.py']")
     return {
@@ -122,6 +136,7 @@ def job_message(job_id: int, files: dict, argv: list, stdin, timeout: float, lim
         "stdin": None if stdin is None else _b64(stdin),
         "timeout": float(timeout),
         "limits": limits,
+        "rpc": bool(rpc),
     }
 
 
@@ -263,7 +278,10 @@ class _ForkedChild:
     It quacks like the subset of ``subprocess.Popen`` that `Supervisor.watch` uses; `wait`
     also keeps the child's resource usage (``rusage``)."""
 
-    def __init__(self, target, rlimits: list[tuple[int, int]], report_fd: int | None = None) -> None:
+    def __init__(self, target, rlimits: list[tuple[int, int]], report_fd: int | None = None, extra_fds: tuple[int, ...] = ()) -> None:
+        """`extra_fds` (not with `report_fd`) become the child's descriptors 3, 4, … (the RPC
+        bridge's)."""
+        assert not (extra_fds and report_fd is not None), "a judged program has no RPC bridge"
         quiet = report_fd is not None
         child_in, parent_in = (None, None) if quiet else os.pipe()
         parent_out, child_out = (None, None) if quiet else os.pipe()
@@ -277,13 +295,14 @@ class _ForkedChild:
                 os.setsid()
                 if quiet:
                     child_in = child_out = os.open(os.devnull, os.O_RDWR)
-                for fd, target_fd in ((child_in, 0), (child_out, 1), (child_err, 2)):
+                moved = [os.dup(fd) for fd in extra_fds]  # out of the way of the dup2s below
+                for fd, target_fd in ((child_in, 0), (child_out, 1), (child_err, 2), *((fd, 3 + i) for i, fd in enumerate(moved))):
                     os.dup2(fd, target_fd)
-                keep = 3
+                first_free = keep = 3 + len(moved)
                 if report_fd is not None:
                     os.dup2(child_report, report_fd, inheritable=False)
                     keep = report_fd + 1
-                os.closerange(3, report_fd or 3)
+                os.closerange(first_free, report_fd or first_free)
                 os.closerange(keep, os.sysconf("SC_OPEN_MAX"))
                 signal.signal(signal.SIGINT, signal.default_int_handler)
                 _apply_limits(rlimits)
@@ -440,6 +459,130 @@ class _Packets:
         return [packet.decode("utf-8", "replace") for packet in self.packets]
 
 
+class _RpcRelay:
+    """The supervisor's part of one job's RPC bridge (protocol: ``harness_sandbox.rpc``).
+
+    The job writes request lines on one pipe and reads reply lines on another (`child_fds`, in
+    that order). Each request line goes up to the host as ``{"type": "rpc", "id", "request"}``;
+    each ``rpc_reply`` from the host is written back to the job as one line, without blocking
+    (a job that does not read its replies only fills its own pipe); a ``cancel`` ends the job."""
+
+    HOST_TYPES = frozenset({"rpc_reply", "cancel"})
+
+    def __init__(self, job_id, send) -> None:
+        self.job_id = job_id
+        self.send = send
+        self.requests, child_requests = os.pipe()
+        child_replies, self.replies = os.pipe()
+        self.child_fds = (child_requests, child_replies)
+        self.partial = bytearray()
+        self.overlong = False
+        self.outgoing = bytearray()
+        self.cancelled: str | None = None
+        self.open = [self.requests, self.replies, *self.child_fds]
+
+    def started(self) -> None:
+        """The job has its ends: close ours of them, so that its exit is an EOF here."""
+        for fd in self.child_fds:
+            self._close(fd)
+        os.set_blocking(self.requests, False)
+        os.set_blocking(self.replies, False)
+
+    def register(self, sel: selectors.BaseSelector) -> None:
+        sel.register(self.requests, selectors.EVENT_READ, self)
+
+    def on_ready(self, fd: int, sel: selectors.BaseSelector) -> None:
+        if fd == self.requests:
+            try:
+                chunk = os.read(fd, CHUNK)
+            except BlockingIOError:
+                return
+            if not chunk:
+                sel.unregister(fd)
+                self._close(fd)
+                return
+            self._requests(chunk, sel)
+        else:
+            self._flush(sel)
+
+    def _requests(self, chunk: bytes, sel: selectors.BaseSelector) -> None:
+        self.partial += chunk
+        while (end := self.partial.find(b"\n")) >= 0:
+            line = bytes(self.partial[:end])
+            del self.partial[: end + 1]
+            if self.overlong:
+                self.overlong = False
+                continue
+            try:
+                request = json.loads(line)
+            except ValueError:
+                request = None
+            if isinstance(request, dict):
+                self.send({"type": "rpc", "id": self.job_id, "request": request})
+            else:
+                self._reply({"id": None, "error": {"type": "bad_request", "message": "a request is one JSON object per line"}}, sel)
+        if len(self.partial) > RPC_LINE_LIMIT:
+            self.partial.clear()
+            self.overlong = True
+            self._reply({"id": None, "error": {"type": "too_large", "message": f"a request line may hold at most {RPC_LINE_LIMIT} bytes"}}, sel)
+
+    def take(self, inbuf: bytearray, sel: selectors.BaseSelector) -> None:
+        """Handle the bridge's messages among the host's complete lines in `inbuf` (removed from
+        it); leave any other message there, for after the job."""
+        kept = bytearray()
+        while (end := inbuf.find(b"\n")) >= 0:
+            line = bytes(inbuf[:end + 1])
+            del inbuf[: end + 1]
+            try:
+                message = decode(line)
+            except ValueError:
+                kept += line
+                continue
+            if message["type"] not in self.HOST_TYPES:
+                kept += line
+            elif message.get("id") != self.job_id:
+                continue  # for a job that has ended
+            elif message["type"] == "cancel":
+                self.cancelled = str(message.get("reason") or "cancelled by the host")
+            else:
+                self._reply(message.get("reply"), sel)
+        inbuf[:0] = kept
+
+    def _reply(self, reply, sel: selectors.BaseSelector) -> None:
+        if self.replies not in self.open:
+            return
+        was_empty = not self.outgoing
+        self.outgoing += json.dumps(reply, separators=(",", ":")).encode() + b"\n"
+        if len(self.outgoing) > RPC_UNREAD_LIMIT:
+            self.outgoing.clear()
+            self.cancelled = self.cancelled or f"the job left more than {RPC_UNREAD_LIMIT} bytes of replies unread"
+        if was_empty:
+            self._flush(sel)
+
+    def _flush(self, sel: selectors.BaseSelector) -> None:
+        try:
+            while self.outgoing:
+                del self.outgoing[: os.write(self.replies, self.outgoing[:CHUNK])]
+        except BlockingIOError:
+            pass
+        except OSError:  # the job closed its end: it wants no more replies
+            self.outgoing.clear()
+        registered = self.replies in sel.get_map()
+        if self.outgoing and not registered:
+            sel.register(self.replies, selectors.EVENT_WRITE, self)
+        elif not self.outgoing and registered:
+            sel.unregister(self.replies)
+
+    def _close(self, fd: int) -> None:
+        if fd in self.open:
+            self.open.remove(fd)
+            os.close(fd)
+
+    def close(self) -> None:
+        for fd in list(self.open):
+            self._close(fd)
+
+
 class HostGone(Exception):
     """The host closed our stdin: nobody wants results any more."""
 
@@ -457,6 +600,7 @@ class Supervisor:
         self.scrub = [work_root] + (["/dev/shm"] if self.namespace_init and os.path.isdir("/dev/shm") else [])
         self.env_path = os.environ.get("PATH") or "/usr/local/bin:/usr/bin:/bin"
         self.runners: dict[str, dict] = {}  # preloaded program runners by name
+        self.relay: _RpcRelay | None = None  # the running job's RPC bridge, if it has one
 
     def serve(self) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -466,7 +610,8 @@ class Supervisor:
         self.send({"type": "hello", "protocol": PROTOCOL, "pid": os.getpid(), "uid": os.getuid(), "python": sys.version.split()[0]})
         try:
             while (message := self.receive()) is not None:
-                self.send(self.handle(message))
+                if message["type"] not in _RpcRelay.HOST_TYPES:  # replies for a job that has ended
+                    self.send(self.handle(message))
         except (HostGone, BrokenPipeError):
             pass
 
@@ -531,10 +676,14 @@ class Supervisor:
         argv = list(job["argv"])
         env = self.job_env(workdir)
         rlimits = _rlimits(limits, timeout, self.namespace_init)
+        relay = _RpcRelay(job["id"], self.send) if job.get("rpc") else None
+        forked = _is_python_script(argv)
+        if relay is not None:
+            env[RPC_ENV] = "3,4" if forked else "{},{}".format(*relay.child_fds)
 
         def start() -> subprocess.Popen | _ForkedChild:
-            if _is_python_script(argv):
-                return _ForkedChild(lambda: _run_script(argv[1:], workdir, env), rlimits)
+            if forked:
+                return _ForkedChild(lambda: _run_script(argv[1:], workdir, env), rlimits, extra_fds=relay.child_fds if relay else ())
             return subprocess.Popen(
                 [sys.executable if argv[0] == "python3" else argv[0], *argv[1:]],
                 cwd=workdir,
@@ -544,10 +693,11 @@ class Supervisor:
                 stderr=subprocess.PIPE,
                 start_new_session=True,
                 preexec_fn=_exec_setup(rlimits),
+                pass_fds=relay.child_fds if relay else (),
             )
 
         stdin = base64.b64decode(job["stdin"]) if job.get("stdin") else b""
-        return self.finish(started, self.execute(job["id"], start, argv[0], stdin, limits, started + timeout))
+        return self.finish(started, self.execute(job["id"], start, argv[0], stdin, limits, started + timeout, relay=relay))
 
     def run_program(self, job: dict) -> dict:
         started = time.monotonic()
@@ -582,8 +732,11 @@ class Supervisor:
         result["duration"] = time.monotonic() - started
         return result
 
-    def execute(self, job_id, start, what: str, stdin: bytes, limits: dict, deadline: float, cpu_limit: float | None = None) -> dict:
-        """Start the job's process (`start()`), watch it to its end and sweep up after it."""
+    def execute(
+        self, job_id, start, what: str, stdin: bytes, limits: dict, deadline: float, cpu_limit: float | None = None, relay: _RpcRelay | None = None
+    ) -> dict:
+        """Start the job's process (`start()`), watch it to its end and sweep up after it;
+        serve its RPC bridge through `relay` when it has one."""
         limit = int(limits.get("output_bytes") or 1 << 20)
         out, err = _Capture(limit), _Capture(limit)
         result = {"type": "result", "id": job_id, "exit_code": None, "timed_out": False, "limit": None, "oom": False, "anomalies": []}
@@ -593,18 +746,25 @@ class Supervisor:
             err.add(f"cannot start {what!r}: {exc}\n".encode())
             result["exit_code"] = 127
         else:
+            if relay is not None:
+                relay.started()
             reports = _Packets() if getattr(proc, "report", None) is not None else None
-            stopped, waiting = self.watch(proc, stdin, out, err, deadline, cpu_limit, reports)
+            stopped, waiting = self.watch(proc, stdin, out, err, deadline, cpu_limit, reports, relay)
+            if relay is not None and relay.cancelled is not None:
+                result["cancelled"] = relay.cancelled
             usage = getattr(proc, "rusage", None)
             cpu = usage.ru_utime + usage.ru_stime if usage is not None else None
             if stopped is None and cpu is not None and limits.get("cpu_seconds") and cpu >= limits["cpu_seconds"]:
                 stopped = "cpu"  # the kernel's RLIMIT_CPU ended it
             result.update(exit_code=proc.returncode, timed_out=stopped is not None, limit=stopped, cpu_seconds=cpu)
             result["anomalies"] += self.sweep(proc.pid)
-            killed = proc.returncode == -signal.SIGKILL and stopped is None
+            killed = proc.returncode == -signal.SIGKILL and stopped is None and "cancelled" not in result
             result["oom"] = proc.returncode != 0 and (b"MemoryError" in err.tail or killed)
             if reports is not None:
                 result.update(reports=reports.texts(), reports_dropped=reports.dropped, waiting_seconds=waiting)
+        finally:
+            if relay is not None:
+                relay.close()
         result.update(stdout=out.text(), stderr=err.text(), truncated=out.truncated or err.truncated)
         return result
 
@@ -617,10 +777,12 @@ class Supervisor:
         deadline: float,
         cpu_limit: float | None = None,
         reports: _Packets | None = None,
+        relay: _RpcRelay | None = None,
     ) -> tuple[str | None, float | None]:
         """Feed stdin, capture output (and report packets), stop the job at its deadline or when
         its CPU time reaches `cpu_limit`; return (the limit that stopped it: "wall", "cpu" or
-        None, how long it had waited for a CPU when the wall limit stopped it).
+        None, how long it had waited for a CPU when the wall limit stopped it). With `relay`, the
+        job's RPC requests go up to the host as they come and a ``cancel`` from the host kills it.
 
         When the main process ends, its whole process group is killed (background children
         included) and the pipes are drained for at most DRAIN_GRACE seconds."""
@@ -636,6 +798,9 @@ class Supervisor:
         elif proc.stdin is not None:
             proc.stdin.close()
         sel.register(self.infd, selectors.EVENT_READ, "host")
+        if relay is not None:
+            relay.register(sel)
+        self.relay = relay
         try:
             pidfd = os.pidfd_open(proc.pid)
             sel.register(pidfd, selectors.EVENT_READ, "exit")
@@ -658,7 +823,7 @@ class Supervisor:
                     if used >= cpu_limit:
                         stopped = "cpu"
                     cpu_check = now + max(cpu_limit - used, 0.005)
-                if stopped is not None and proc.returncode is None:
+                if (stopped is not None or (relay is not None and relay.cancelled is not None)) and proc.returncode is None:
                     _kill_group(proc.pid)
                     proc.wait()
                 if proc.returncode is not None and drain_until is None:
@@ -680,6 +845,7 @@ class Supervisor:
             if pidfd is not None:
                 os.close(pidfd)
             sel.close()
+            self.relay = None
             if proc.returncode is None:  # leaving because the host went away
                 _kill_group(proc.pid)
                 proc.wait()
@@ -694,7 +860,11 @@ class Supervisor:
             chunk = os.read(self.infd, CHUNK)
             if not chunk:
                 raise HostGone
-            self.inbuf += chunk  # handled after the job
+            self.inbuf += chunk  # handled after the job, but for the RPC bridge's
+            if self.relay is not None:
+                self.relay.take(self.inbuf, sel)
+        elif isinstance(key.data, _RpcRelay):
+            key.data.on_ready(key.fileobj, sel)
         elif key.data == "stdin":
             try:
                 pending = pending[os.write(key.fileobj.fileno(), pending[:CHUNK]) :]
