@@ -8,7 +8,15 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness import ExecResult, Limits, ProgramRun, RpcHandler, Sandbox, SandboxError, to_dict
+from harness import (
+    ExecResult,
+    Limits,
+    ProgramRun,
+    RpcHandler,
+    Sandbox,
+    SandboxError,
+    to_dict,
+)
 from harness.codetasks.testrunner import RUNNER_SOURCE
 from harness_sandbox.batching import Batcher
 from harness_sandbox.channel import Worker
