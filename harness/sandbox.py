@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from harness.types import ExecResult, Limits
+from harness.errors import SandboxError
+from harness.types import ExecResult, Limits, ProgramRun
 
 if TYPE_CHECKING:
     from harness.config import Config
@@ -86,8 +87,32 @@ class Sandbox(abc.ABC):
         ``rpc`` is given. An exception other than RpcError from the handler is re-raised by
         `run` once the job has ended (the job is told ``{"type": "stop"}`` and killed)."""
 
+    async def run_program(
+        self,
+        program: str,
+        *,
+        cpu_limit: float,
+        wall_limit: float,
+        limits: Limits | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> ProgramRun:
+        """Run a Python test program judged from outside its process: `harness.codetasks.program_runner`
+        executes it in a fresh child process whose only channel to the judge is a report
+        descriptor the tier reads; the child's CPU time (seconds) is held to `cpu_limit`, its
+        wall-clock time to `wall_limit`. `options` go to the runner's ``child_main``. Raises
+        SandboxError when the tier itself failed; a tier that cannot judge programs says so."""
+        raise SandboxError(
+            f"the {self.name} sandbox cannot run judged test programs (code tasks); use a tier that "
+            f"implements Sandbox.run_program: docker (default) or local"
+        )
+
     async def close(self) -> None:
         """Release everything `start` acquired. Must be safe to call twice."""
+
+    def capacity(self) -> int | None:
+        """Jobs the tier runs at once once started (the pool size of a pooled tier); None when
+        unknown. What ``--max-concurrency auto`` adds for code tasks."""
+        return None
 
     def describe(self) -> dict[str, Any]:
         """What run.json records about this tier (tier name, image id, pool size …)."""

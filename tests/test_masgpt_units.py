@@ -122,3 +122,13 @@ def test_the_designer_prompt_describes_the_template_and_every_helper():
                  "generate_and_extract_code", "extract_code(", "parse_to_json"]:
         assert name in DESIGNER_PROMPT, name
     assert Path(__file__).resolve().parent.joinpath("data", "masgpt", "every_helper.py").is_file()
+
+
+def test_paths_are_recorded_absolute(tmp_path, monkeypatch):
+    from harness_masgpt import MasGpt
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.py").write_text(FALLBACK_PROGRAM)
+    system = MasGpt({"program": "p.py", "cache_dir": "cache"})
+    assert system.options == {"program": str(tmp_path / "p.py"), "cache_dir": str(tmp_path / "cache")}
+    assert system.describe()["resolved"]["program"] == str(tmp_path / "p.py")

@@ -130,3 +130,9 @@ def test_normalization_is_idempotent_and_exact_match_accepts_the_answer_itself(t
         c in text for c in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
     ):
         assert exact_match(text, f"The answer is {text}")[0]
+
+
+def test_the_path_is_recorded_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(DATA)
+    task = QA({"path": "math.json"})
+    assert task.options["path"] == str(DATA / "math.json") and len(task.samples()) == 3

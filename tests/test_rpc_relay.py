@@ -8,11 +8,10 @@ import json
 import os
 import selectors
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from harness_sandbox import supervisor
 from harness_sandbox.supervisor import RPC_LINE_LIMIT, _RpcRelay, encode
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 requests = st.lists(
     st.fixed_dictionaries({"id": st.integers(0, 10**6), "method": st.text(max_size=10), "params": st.text(max_size=200)}),

@@ -159,3 +159,10 @@ async def test_a_job_whose_worker_dies_is_not_run_twice(tier):
         await tier.run(job("send({'id': 1, 'method': 'once'})\nreceive()\nimport os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nimport time\ntime.sleep(5)\n"),
                        ["python3", "job.py"], timeout=20, rpc=count)
     assert calls == ["once"]
+
+
+async def test_a_job_holds_only_its_standard_streams_and_the_bridge(tier):
+    listing = "import os\nprint(sorted(int(fd) for fd in os.listdir('/proc/self/fd'))[:-1])\n"  # the last: listdir's own
+    bridged = await tier.run({"a.py": listing}, ["python3", "a.py"], timeout=10, rpc=echo)
+    plain = await tier.run({"a.py": listing}, ["python3", "a.py"], timeout=10)
+    assert (bridged.stdout, plain.stdout) == ("[0, 1, 2, 3, 4]\n", "[0, 1, 2]\n"), (bridged.stderr, plain.stderr)

@@ -88,11 +88,14 @@ def _non_negative(value: str) -> float:
 
 
 def _readable_file(value: str) -> Path:
-    path = Path(value).expanduser()
+    path = Path(value).expanduser().absolute()
     if not path.is_file():
         raise ValueError(f"{path} is not a readable file")
     return path
 
+
+#: Options that name a file or folder.
+PATH_OPTIONS = frozenset({"prompt_file", "program", "cache_dir"})
 
 PARSERS: dict[str, Callable[[str], Any]] = {
     "design": _choice(DESIGN_MODES),
@@ -106,7 +109,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "max_calls": _whole(1),
     "max_sample_tokens": _whole(1),
     "max_sample_cost": _positive,
-    "cache_dir": lambda value: Path(value).expanduser(),
+    "cache_dir": lambda value: Path(value).expanduser().absolute(),
 }
 assert set(PARSERS) == {f.name for f in fields(Settings)} - {"prompt"}
 

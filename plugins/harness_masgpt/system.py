@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from harness import Answer, Sample, SampleContext, System
 from harness_masgpt.design import Design, Designer
 from harness_masgpt.execute import Execution, execute
-from harness_masgpt.options import parse_settings
+from harness_masgpt.options import PATH_OPTIONS, parse_settings
 
 
 def _meter(ctx: SampleContext, role: str) -> dict[str, Any]:
@@ -26,6 +26,8 @@ class MasGpt(System):
     def __init__(self, options: dict[str, str]) -> None:
         super().__init__(options)
         self.settings = parse_settings(options)
+        for key in PATH_OPTIONS & set(options):  # absolute: run.json records them, --resume may run elsewhere
+            self.options[key] = str(getattr(self.settings, key))
         self.designer = Designer(self.settings)
 
     def describe(self) -> dict[str, Any]:

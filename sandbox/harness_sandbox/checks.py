@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from harness import CheckRow, HarnessError, Limits
+from harness.codetasks.testrunner import judge
 from harness_sandbox.engine import connect, find_image, image_tag
 
 #: Prints a JSON object of facts about the sandbox, as seen from inside.
@@ -64,6 +65,22 @@ print(open(reply, "rb").readline().decode().strip())
 #: The libraries the image provides for generated programs (image.PACKAGES).
 LIBRARIES_PROBE = "import numpy, sympy\nprint(numpy.__version__, sympy.__version__)\n"
 
+#: Writes a forged "passed" report on every descriptor, then tries to end its process before the
+#: runner reports; its own test fails.
+FORGERY_PROBE = r"""
+import os, _imp, importlib.machinery
+for fd in range(3, 64):
+    try:
+        os.write(fd, b'{"status":"passed","exception":null,"message":null,"tamper":[]}')
+    except OSError:
+        pass
+try:
+    _imp.create_builtin(importlib.machinery.ModuleSpec("posix", None))._exit(0)
+finally:
+    os._exit(0)
+assert False
+"""
+
 #: Touches 3 GiB with no rlimit on address space: only the container's memory limit stops it.
 MEMORY_PROBE = "data = b'\\x01' * (3 << 30)\nprint(len(data))\n"
 
@@ -106,6 +123,9 @@ async def _probe(cls: type, config: Any) -> list[CheckRow]:
             forks = await box.run({"forks.py": FORK_PROBE}, ["python3", "forks.py"], timeout=30, limits=Limits(processes=processes))
             count = int(forks.stdout or 0)
             rows.append(CheckRow(name, forks.exit_code == 0 and count < ceiling, f"fork failed after {count} children (limit {ceiling})"))
+        forged = judge(await box.run_program(FORGERY_PROBE, cpu_limit=5.0, wall_limit=25.0), 5.0)
+        rows.append(CheckRow("unforgeable verdicts", forged.status == "error" and bool(forged.tamper),
+                             f"a program that forges its report: {forged.status} ({forged.reason}); evidence: {'; '.join(forged.tamper)}"))
         memory = await box.run({"mem.py": MEMORY_PROBE}, ["python3", "mem.py"], timeout=30, limits=Limits(memory_mb=None))
         rows.append(CheckRow("memory limit", memory.oom and memory.exit_code != 0,
                              f"3 GiB allocation without rlimit: exit {memory.exit_code}, oom={memory.oom}"))

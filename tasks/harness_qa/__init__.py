@@ -119,7 +119,8 @@ class QA(Task):
             raise ConfigError(f"task qa: unknown --task-opt {sorted(unknown)}; known: {sorted(OPTIONS)}")
         if "path" not in options:
             raise ConfigError('task qa needs its data: --task-opt path=FILE.json (a JSON list or JSON lines of {"query", "gt", "tag"?, "source"?})')
-        self.path = Path(options["path"]).expanduser()
+        self.path = Path(options["path"]).expanduser().absolute()
+        self.options["path"] = str(self.path)  # absolute: run.json records it, --resume may run elsewhere
         self.match = options.get("match", "auto")
         if self.match not in MATCH_MODES:
             raise ConfigError(f"task qa: --task-opt match={self.match!r}; use one of {', '.join(MATCH_MODES)}")
@@ -162,7 +163,7 @@ class QA(Task):
     def dataset_identity(self) -> dict[str, Any]:
         canonical = json.dumps(self.records, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return {
-            "source": f"file:{self.path.resolve()}",
+            "source": f"file:{self.path}",
             "match": self.match,
             "math_verify_version": importlib.metadata.version("math-verify"),
             "count": len(self.records),
