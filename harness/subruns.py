@@ -36,7 +36,7 @@ class SampleRun:
     ``node_ids`` of ``task`` with ``task_options``, as the run folder ``results_dir/run_id``.
 
     ``repeats`` attempts per sample (seed of repeat r: ``seed + r``), at most ``max_concurrency``
-    samples in flight; ``budget`` (USD), when given, is shared with the caller: the run adds what
+    samples in flight (or ``"auto"``: what the backends and sandbox can serve); ``budget`` (USD), when given, is shared with the caller: the run adds what
     it spends and stops scheduling once it is exhausted."""
 
     results_dir: Path
@@ -48,7 +48,7 @@ class SampleRun:
     task_options: dict[str, Any] = field(default_factory=dict)
     repeats: int = 1
     seed: int | None = None
-    max_concurrency: int = 4
+    max_concurrency: int | str = 4
     budget: Budget | None = None
 
 

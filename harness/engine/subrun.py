@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from harness import hookimpl
-from harness.config import Config
+from harness.config import AUTO, Config
 from harness.context import Budget
 from harness.engine.assemble import (
     check_kinds,
@@ -42,7 +42,7 @@ def harness_run_samples(config: Config, resources: Resources, request: SampleRun
 
 async def run_samples(config: Config, resources: Resources, request: SampleRun) -> dict[str, Any]:
     """See `harness.subruns.run_samples`."""
-    if request.repeats < 1 or request.max_concurrency < 1:
+    if request.repeats < 1 or (request.max_concurrency != AUTO and request.max_concurrency < 1):
         raise UsageError(f"run {request.run_id}: repeats and max_concurrency must be >= 1 (got {request.repeats}, {request.max_concurrency})")
     system = make_system(request.system, dict(request.system_options), config)
     task = make_task(request.task, dict(request.task_options), config)

@@ -24,6 +24,7 @@ from typing import Any
 from tabulate import tabulate
 
 from harness import Config, ExitCode, Resources, UsageError, __version__, parse_pairs
+from harness.config import AUTO, concurrency
 from harness.resources import DEFAULT_BACKEND, make_sandbox, resolve_backend
 from harness.store import new_run_id
 from harness_aflow.folder import SearchFolder
@@ -69,7 +70,7 @@ def add_command(subparsers: Any, add_common: Any) -> None:
     parser.add_argument("--optimizer-temperature", type=float, metavar="T", help="the optimizer's temperature (default 0.7)")
     parser.add_argument("--seed", type=int, metavar="N", help="seed of the parent draws and failure samples (default 0)")
     parser.add_argument("--max-cost", type=float, metavar="USD", help="stop once the search (optimizer and executor) has spent this much")
-    parser.add_argument("--max-concurrency", type=int, metavar="N", help="validation problems in flight (default 4)")
+    parser.add_argument("--max-concurrency", type=concurrency, metavar="N|auto", help="validation problems in flight (default 4; auto: what the executor and sandbox can serve)")
     parser.add_argument("--id", metavar="ID", help="name of the search folder (default: time-aflow-task-random)")
     parser.add_argument("--resume", metavar="ID", help="continue an interrupted search: only its missing work is done")
     parser.add_argument("--json", action="store_true", help="print summary.json as one JSON object on the last line of stdout")
@@ -87,7 +88,7 @@ def _settings(config: Config) -> SearchSettings:
         raise UsageError(f"--max-cost {settings.max_cost:g}: give a positive amount of USD, or leave it out for no limit")
     if not settings.optimizer_temperature >= 0:
         raise UsageError(f"--optimizer-temperature {settings.optimizer_temperature:g}: give a number >= 0")
-    if settings.max_concurrency < 1:
+    if settings.max_concurrency != AUTO and settings.max_concurrency < 1:
         raise UsageError(f"--max-concurrency {settings.max_concurrency}: give a number >= 1")
     return settings
 

@@ -66,7 +66,7 @@ class SearchSettings:
     optimizer_max_tokens: int = 4096
     optimizer_temperature: float = 0.7
     seed: int = 0
-    max_concurrency: int = 4  # validation problems in flight
+    max_concurrency: int | str = 4  # validation problems in flight, or "auto"
     max_cost: float | None = None  # the whole search: optimizer and executor
 
     def describe(self) -> dict[str, Any]:
