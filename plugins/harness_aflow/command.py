@@ -182,6 +182,9 @@ def resumed_spec(config: Config, folder: SearchFolder) -> dict[str, Any]:
         flags = ", ".join("node ids" if name == "node_ids" else "--" + name.replace("_", "-") for name in typed)
         raise UsageError(f"harness optimize --resume {folder.id}: {flags} cannot change; a search keeps the options it started with (--resume takes --max-rounds, --max-cost and --max-concurrency)")
     spec = folder.read_spec()
+    task = config.plugins.get("tasks", spec["task"])(dict(spec["task_options"]))
+    if spec["dataset"].get("sha256") and task.dataset_identity().get("sha256") != spec["dataset"]["sha256"]:
+        raise UsageError(f"search {folder.id}: the task's data changed since the search started (sha256 differs); start a new search")
     for name in APPLIED_ON_RESUME:
         if config.given(name):
             spec.setdefault("resume_changes", []).append({"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), name: {"from": spec["settings"].get(name), "to": config.getoption(name)}})
