@@ -23,7 +23,13 @@ from pathlib import Path
 import pytest
 from conftest import harness, harness_env, records, require_docker
 from harness_humaneval import HumanEval
-from harness_sandbox.engine import DEFAULT_IMAGE, EngineSpec, connect, engine_specs, parse_engine
+from harness_sandbox.engine import (
+    DEFAULT_IMAGE,
+    EngineSpec,
+    connect,
+    engine_specs,
+    parse_engine,
+)
 
 from harness.config import Config, FileSettings, load_settings
 from harness.errors import ConfigError
@@ -71,8 +77,14 @@ class SecondEngine:
             self.proc.terminate()
             self.proc.wait(timeout=60)
 
+    def unmount(self) -> None:
+        """dockerd mounts its data root on itself and leaves the mount when it stops: undo ours."""
+        data = str(self.root / "data")
+        if any(line.split()[1] == data for line in Path("/proc/mounts").read_text().splitlines()):
+            subprocess.run(["umount", data], check=True, timeout=60)
+
     def docker(self, *args: str, stdin=None) -> subprocess.CompletedProcess:
-        return subprocess.run(["docker", "-H", self.url, *args], stdin=stdin, capture_output=True, text=True, timeout=300)
+        return subprocess.run(["docker", "-H", self.url, *args], check=False, stdin=stdin, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +105,8 @@ def second_engine():
         if engine.proc is not None and engine.proc.poll() is not None:
             engine.start()  # after a SIGKILL: a new dockerd on the same roots removes the orphaned containers
         engine.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        engine.unmount()
+        shutil.rmtree(root)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,13 @@ from typing import Any
 
 from harness import CheckRow, HarnessError, Limits
 from harness.codetasks.testrunner import judge
-from harness_sandbox.engine import EngineSpec, connect, engine_specs, find_image, image_tag
+from harness_sandbox.engine import (
+    EngineSpec,
+    connect,
+    engine_specs,
+    find_image,
+    image_tag,
+)
 
 #: Prints a JSON object of facts about the sandbox, as seen from inside.
 PROBE = r"""

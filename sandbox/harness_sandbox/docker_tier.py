@@ -24,7 +24,17 @@ from typing import Any
 from harness import CheckRow, HarnessError, Limits, SandboxError
 from harness_sandbox import supervisor
 from harness_sandbox.channel import READ_LIMIT, TailBuffer, Worker
-from harness_sandbox.engine import DEFAULT_IMAGE, LABEL, PING_TIMEOUT, EngineSpec, answers, connect, engine_specs, find_image, image_tag
+from harness_sandbox.engine import (
+    DEFAULT_IMAGE,
+    LABEL,
+    PING_TIMEOUT,
+    EngineSpec,
+    answers,
+    connect,
+    engine_specs,
+    find_image,
+    image_tag,
+)
 from harness_sandbox.pooled import START_TIMEOUT, PooledSandbox
 
 __all__ = ["DEFAULT_IMAGE", "DockerSandbox"]
@@ -189,10 +199,10 @@ class DockerSandbox(PooledSandbox):
         counts = {name: engine.containers for name, engine in self._engines.items()}
         slots: list[str | None] = []
         while any(counts.values()):
-            for name in counts:
-                if counts[name]:
+            for name, left in counts.items():
+                if left:
                     slots.append(name)
-                    counts[name] -= 1
+                    counts[name] = left - 1
         return slots
 
     async def answering(self, engine: str) -> bool:
