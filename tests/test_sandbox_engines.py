@@ -10,6 +10,7 @@ run again on the first (noted in the records' details, never a verdict).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import collections
 import json
 import shutil
@@ -23,16 +24,12 @@ from pathlib import Path
 import pytest
 from conftest import harness, harness_env, records, require_docker
 from harness_humaneval import HumanEval
-from harness_sandbox.engine import (
-    DEFAULT_IMAGE,
-    EngineSpec,
-    connect,
-    engine_specs,
-    parse_engine,
-)
+from harness_sandbox.channel import Worker, WorkerDied
+from harness_sandbox.engine import DEFAULT_IMAGE, EngineSpec, connect, engine_specs, parse_engine
+from harness_sandbox.pool import Pool
 
 from harness.config import Config, FileSettings, load_settings
-from harness.errors import ConfigError
+from harness.errors import ConfigError, SandboxError
 
 pytestmark = [pytest.mark.docker]
 
@@ -236,3 +233,90 @@ def test_engine_killed_mid_run(second_engine, tmp_path, env, samples):
     for record in moved:
         assert record["details"]["engine"] == MAIN
         assert all(f"engine {second_engine.url} stopped answering" in event for event in record["details"]["infra_events"])
+
+
+# --- the pool's rule for lost engines, unit by unit (workers faked; the real thing is above) ------
+
+
+class FakeWorker(Worker):
+    """Answers every job with its engine's name, or dies when its engine is marked down."""
+
+    def __init__(self, engine: str, down: set[str]) -> None:  # no supervisor behind it
+        self.engine, self.down, self.jobs, self.unfit, self.name = engine, down, 0, None, f"fake on {engine}"
+
+    async def run(self, job: dict, timeout: float, rpc=None) -> dict:
+        await asyncio.sleep(0.01)
+        if self.engine in self.down:
+            self.unfit = "died"
+            raise WorkerDied(f"{self.name} ended unexpectedly")
+        self.jobs += 1
+        return {"type": "result", "id": job["id"], "on": self.engine}
+
+    async def close(self) -> None:
+        pass
+
+
+def fake_pool(down: set[str], answering: set[str], per_engine: int = 2) -> Pool:
+    engines = ["a", "b"] * per_engine
+
+    def spawn_on(engine: str):
+        async def spawn() -> Worker:
+            if engine in down:
+                raise SandboxError(f"could not start a container on {engine}")
+            return FakeWorker(engine, down)
+
+        return spawn
+
+    async def ask(engine: str) -> bool:
+        return engine in answering
+
+    return Pool([spawn_on(e) for e in engines], recycle=100, engines=engines, answering=ask)
+
+
+async def test_a_lost_engines_jobs_run_on_the_other():
+    down: set[str] = set()
+    pool = fake_pool(down, answering={"a"})
+    await pool.start()
+    down.add("b")
+    replies = await asyncio.gather(*(pool.run({"id": i}, 5.0) for i in range(10)))
+    assert {r["on"] for r in replies} == {"a"} and {r["engine"] for r in replies} == {"a"}
+    moved = [r for r in replies if "infra_events" in r]
+    assert moved and all(event.startswith("engine b stopped answering") for r in moved for event in r["infra_events"])
+    assert [slot.engine for slot in pool.slots] == ["a", "a"] and list(pool.lost) == ["b"]
+    await pool.close()
+
+
+async def test_a_death_on_an_engine_that_still_answers_is_a_try():
+    down: set[str] = set()
+    pool = fake_pool(down, answering={"a", "b"}, per_engine=1)
+    await pool.start()
+    down.update({"a", "b"})
+    with pytest.raises(SandboxError, match="failed to run the job twice"):
+        await pool.run({"id": 1}, 5.0)
+    assert pool.lost == {}
+    await pool.close()
+
+
+async def test_every_engine_lost_fails_every_waiting_job():
+    down: set[str] = set()
+    pool = fake_pool(down, answering=set(), per_engine=1)
+    await pool.start()
+    down.update({"a", "b"})
+    results = await asyncio.gather(*(pool.run({"id": i}, 5.0) for i in range(6)), return_exceptions=True)
+    assert all(isinstance(r, SandboxError) and "no sandbox engine is left" in str(r) for r in results), results
+    await pool.close()
+
+
+async def test_a_job_with_an_rpc_bridge_is_not_run_again_after_its_engine_is_lost():
+    down: set[str] = set()
+    pool = fake_pool(down, answering={"a"}, per_engine=1)
+    await pool.start()
+    down.add("b")
+
+    async def handler(method: str, params: object) -> object:
+        return params
+
+    outcomes = await asyncio.gather(*(pool.run({"id": i}, 5.0, handler) for i in range(2)), return_exceptions=True)
+    failed = [o for o in outcomes if isinstance(o, SandboxError)]
+    assert len(failed) == 1 and "engine b stopped answering mid-job" in str(failed[0]) and "not run again" in str(failed[0])
+    await pool.close()

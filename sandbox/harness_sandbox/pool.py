@@ -83,7 +83,7 @@ class Pool:
         self.answering = answering
         self.lost: dict[str, str] = {}  # engine -> why it left the pool
         self.slots: list[_Slot] = []
-        self.free: asyncio.Queue[_Slot] = asyncio.Queue()
+        self.free: asyncio.Queue[_Slot | None] = asyncio.Queue()  # None: no slot is left, wake up and say so
         self.closed = False
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -114,6 +114,8 @@ class Pool:
         if slot in self.slots:
             self.slots.remove(slot)
             self._close_later(slot)  # its engine is gone: the close only tidies our end
+            if not self.slots:
+                self.free.put_nowait(None)
         return True
 
     async def _take(self) -> _Slot:
@@ -124,6 +126,9 @@ class Pool:
                 lost = "; ".join(f"{engine}: {why}" for engine, why in self.lost.items())
                 raise SandboxError(f"no sandbox engine is left: every one stopped answering ({lost})")
             slot = await self.free.get()
+            if slot is None:
+                self.free.put_nowait(None)  # for the next waiter
+                continue
             if slot.engine not in self.lost:
                 return slot
             await self._engine_lost(slot, SandboxError("gone"))  # a gone engine's idle slot: drop it
