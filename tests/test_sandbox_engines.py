@@ -25,7 +25,13 @@ import pytest
 from conftest import harness, harness_env, records, require_docker
 from harness_humaneval import HumanEval
 from harness_sandbox.channel import Worker, WorkerDied
-from harness_sandbox.engine import DEFAULT_IMAGE, EngineSpec, connect, engine_specs, parse_engine
+from harness_sandbox.engine import (
+    DEFAULT_IMAGE,
+    EngineSpec,
+    connect,
+    engine_specs,
+    parse_engine,
+)
 from harness_sandbox.pool import Pool
 
 from harness.config import Config, FileSettings, load_settings
