@@ -161,11 +161,10 @@ class Search:
         shown_failures = self._failures([p["run_id"] for _, p in sorted(parent_state.passes.items())], rng)
         shown = {"experience": tried, "failures": [asdict(f) for f in shown_failures]}
         self.say(f"round {number}: parent round {choice.parent} (score {parent_state.mean:.3f}; drawn from rounds {choice.candidates} with p = {[round(p, 3) for p in choice.probabilities]})")
-        earlier = [r.modification or "" for r in children]
         made = state.rounds[number].attempts if number in state.rounds else []  # by an invocation that was killed
         refused = sum(a.get("outcome") != "accepted" for a in made)
         refusal = next((a["why"] for a in reversed(made) if a.get("outcome") != "accepted"), None)
-        transcript: list[dict[str, Any]] = []
+        transcript = self._optimizer_calls(number)
         attempt = len(made)
         while refused < self.settings.max_attempts:
             if self.budget.exhausted:
@@ -176,24 +175,30 @@ class Search:
             self.folder.write_round_file(number, "optimizer.json", transcript)
             try:
                 proposal = parse_reply(reply)
-                if tried_before(proposal.modification, earlier):
-                    same = next(r.number for r in children if tried_before(proposal.modification, [r.modification or ""]))
-                    raise Unusable(f"the modification {proposal.modification!r} was already tried on round {choice.parent} (round {same}); propose a different one")
             except Unusable as exc:
-                refusal, refused = str(exc), refused + 1
-                outcome = "repeated" if "already tried" in refusal else "unusable"
-                self.folder.append("attempt", round=number, attempt=attempt, parent=choice.parent, outcome=outcome, why=refusal, reply=reply, usage=usage, seconds=seconds)
-                self.say(f"round {number}: optimizer reply {attempt} refused: {refusal}")
-                continue
-            self.folder.append("attempt", round=number, attempt=attempt, parent=choice.parent, outcome="accepted", why="", reply=reply, usage=usage, seconds=seconds)
-            self._keep_workflow(number, Workflow(proposal.graph, proposal.prompt), choice, proposal.modification, shown)
-            self.say(f"round {number}: optimizer reply {attempt} accepted: {proposal.modification}")
-            return True
+                outcome, refusal = "unusable", str(exc)
+            else:
+                same = next((r.number for r in children if tried_before(proposal.modification, [r.modification or ""])), None)
+                if same is None:
+                    self.folder.append("attempt", round=number, attempt=attempt, parent=choice.parent, outcome="accepted", why="", reply=reply, usage=usage, seconds=seconds)
+                    self._keep_workflow(number, Workflow(proposal.graph, proposal.prompt), choice, proposal.modification, shown)
+                    self.say(f"round {number}: optimizer reply {attempt} accepted: {proposal.modification}")
+                    return True
+                outcome = "repeated"
+                refusal = f"the modification {proposal.modification!r} was already tried on round {choice.parent} (round {same}); propose a different one"
+            refused += 1
+            self.folder.append("attempt", round=number, attempt=attempt, parent=choice.parent, outcome=outcome, why=refusal, reply=reply, usage=usage, seconds=seconds)
+            self.say(f"round {number}: optimizer reply {attempt} refused: {refusal}")
         why = f"{self.settings.max_attempts} optimizer replies refused; the last: {refusal}"
         self.folder.write_round_file(number, "round.json", {"round": number, "parent": choice.parent, "selection": choice.describe(), "shown": shown, "no_workflow": why})
         self.folder.append("no_workflow", round=number, parent=choice.parent, why=why)
         self.say(f"round {number}: no workflow ({why})")
         return False
+
+    def _optimizer_calls(self, number: int) -> list[dict[str, Any]]:
+        """The round's optimizer transcript so far (calls of a killed invocation included)."""
+        path = self.folder.round_dir(number) / "optimizer.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
 
     async def _ask(self, messages: list[Any], number: int, attempt: int, transcript: list[dict[str, Any]]) -> tuple[str, dict[str, Any], float]:
         """One optimizer reply: (text, usage of the call, seconds). BackendError propagates: an
