@@ -150,7 +150,7 @@ def prepare(config: Config, system: System | None = None) -> tuple[System, Task,
         system = make_system(config.getoption("system"), parse_pairs(config.getoption("system_opt"), "--system-opt"), config)
     task = make_task(task_name(config), parse_pairs(config.getoption("task_opt"), "--task-opt"), config)
     check_kinds(config, system, task)
-    resources = Resources.resolve(config, Resources.roles_of(system, task))
+    resources = Resources.resolve(config, Resources.roles_of(system, task), system)
     return system, task, resources
 
 

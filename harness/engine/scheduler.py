@@ -102,6 +102,7 @@ async def _attempt(run: Run, info: RunInfo, sample: Sample, repeat: int) -> tupl
         backends=run.resources.backends,
         sandbox=run.resources.sandbox,
         budget=run.budget,
+        prices=run.resources.prices,
         repeat=repeat,
         seed=seed,
         on_call=lambda call: run.plugins.hook.harness_llm_call(run=info, call=call),

@@ -27,6 +27,10 @@ and are left out of them, as in summary.json; they still count for cost and late
   in the order of ``runs`` (a list, never a sum: the runs may have overlapped).
 - ``avg_reward``: the mean score of the scored attempts (a dialog task's reward; shown in the
   table when a row is a dialog task, as tau-bench reports it beside pass^k); ``kind`` the task kind.
+- ``work_by_role``: for each model role of the system (run.json's ``system.roles``; every role of
+  the records for runs older than that), its calls, tokens in/out, cost, measured mean latency per
+  call and ``token_share`` (its share of the system's tokens): who did the work, e.g. how an
+  orchestrator spread it over its experts. The table shows it when some row has several roles.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from harness.errors import PluginError, UsageError
 from harness.plugins import Plugins
 from harness.results.metrics import mean_over_samples, pass_at_k, pass_hat_k
 from harness.results.stats import bootstrap_mean_ci
-from harness.results.summary import attempts_by_sample
+from harness.results.summary import attempts_by_sample, cost_by_role
 from harness.store import RunStore, list_runs
 from harness.types import Record
 
@@ -250,7 +254,23 @@ def _row(group: list[RunData], pairs: list[tuple[int, int]], ks: list[int]) -> d
         "harness": ", ".join(sorted({str(run.spec.get("versions", {}).get("harness")) for run in group})),
         "date": str(last.spec.get("ended_at") or last.spec.get("started_at") or "")[:10],
         "dataset": str(first.spec["task"].get("dataset", {}).get("sha256") or "")[:12],
+        "work_by_role": work_by_role(group),
     }
+
+
+def work_by_role(group: list[RunData]) -> list[dict[str, Any]]:
+    """The system's roles in the pooled records: calls, tokens, cost, mean latency and share of
+    the system's tokens, in the order the system declares its roles."""
+    records = [r for run in group for r in run.records]
+    totals = cost_by_role(records)
+    declared = group[0].spec["system"].get("roles")
+    roles = [role for role in declared if role in totals] if declared is not None else list(totals)
+    tokens = sum(totals[role]["input_tokens"] + totals[role]["output_tokens"] for role in roles)
+    return [
+        {"role": role} | {key: totals[role][key] for key in ("calls", "input_tokens", "output_tokens", "cost", "mean_latency")}
+        | {"token_share": round((totals[role]["input_tokens"] + totals[role]["output_tokens"]) / tokens, 4) if tokens else None}
+        for role in roles
+    ]
 
 
 def build_rows(runs: list[RunData]) -> list[dict[str, Any]]:
@@ -294,6 +314,17 @@ def wall_label(walls: list[float]) -> str:
 
 #: Headers of `display_table` that a narrow page may fold away (the HTML report does).
 SECONDARY_COLUMNS = ("tokens in/out", "latency p50 s", "wall s per run", "sandbox", "harness", "date")
+#: The column of `work_label`, shown when some row's system has more than one model role.
+WORK_COLUMN = "work by role: calls, % of tokens"
+
+
+def work_label(work: list[dict[str, Any]]) -> str:
+    """``orchestrator 12 calls 31% · expert-big 3 calls 69%``: each role's calls and share of tokens."""
+    parts = []
+    for entry in work:
+        share = "" if entry["token_share"] is None else f" {entry['token_share']:.0%}"
+        parts.append(f"{entry['role']} {entry['calls']} call{'' if entry['calls'] == 1 else 's'}{share}")
+    return " · ".join(parts)
 
 
 def display_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
@@ -303,7 +334,10 @@ def display_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]
     if any(row.get("kind") == "dialog" for row in rows):
         metrics.append("avg_reward")  # tau-bench's average reward, beside its pass^k
     headers = ["task", "system", "models", "options", "runs", "samples", "attempts", "pass@1 [95% CI]", *metrics]
-    headers += ["cost $", "$/sample", "tokens/sample", *SECONDARY_COLUMNS]
+    headers += ["cost $", "$/sample", "tokens/sample"]
+    with_work = any(len(row.get("work_by_role") or []) > 1 for row in rows)
+    headers += [WORK_COLUMN] if with_work else []
+    headers += SECONDARY_COLUMNS
     cells = []
     for row in rows:
         pass1 = "" if row["pass@1"] is None else f"{row['pass@1']:.3f} [{row['pass@1_low']:.3f}, {row['pass@1_high']:.3f}]"
@@ -311,6 +345,7 @@ def display_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]
             row["task"], row["system"], row["models"], row["options"], str(len(row["runs"])), str(row["n"]), str(row["attempts"]), pass1,
             *(_num(row[key], ".3f") for key in metrics),
             _cost(row, "cost", ".4f"), _cost(row, "cost_per_sample", ".5f"), _num(row["tokens_per_sample"], ".0f"),
+            *([work_label(row.get("work_by_role") or [])] if with_work else []),
             f"{row['input_tokens']:,}/{row['output_tokens']:,}", _num(row["median_latency"], ".2f"),
             wall_label(row["wall_seconds"]), row["sandbox"], row["harness"], row["date"],
         ])  # fmt: skip

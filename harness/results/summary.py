@@ -66,12 +66,16 @@ def summarize_records(records: list[Record], repeats: int = 1, kind: str = "code
 
 
 def cost_by_role(records: Iterable[Record]) -> dict[str, dict[str, Any]]:
-    """Role -> calls, tokens in/out and cost (USD) summed over the records."""
+    """Role -> calls, tokens in/out, cost (USD), ``latency`` (seconds of its calls, summed) and
+    ``mean_latency`` (seconds per call, as measured: None before any call), over the records."""
     totals: dict[str, dict[str, Any]] = {}
     for record in records:
         for role, meter in record.roles.items():
-            total = totals.setdefault(role, {"calls": 0, "input_tokens": 0, "output_tokens": 0, "cost": 0.0})
+            total = totals.setdefault(role, {"calls": 0, "input_tokens": 0, "output_tokens": 0, "cost": 0.0, "latency": 0.0})
             for key in ("calls", "input_tokens", "output_tokens"):
                 total[key] += meter.get(key, 0)
             total["cost"] = round(total["cost"] + meter.get("cost", 0.0), 8)
+            total["latency"] = round(total["latency"] + meter.get("latency", 0.0), 4)
+    for total in totals.values():
+        total["mean_latency"] = round(total["latency"] / total["calls"], 4) if total["calls"] else None
     return totals
