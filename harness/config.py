@@ -1,6 +1,18 @@
-"""Configuration: harness.toml, then the environment, then the command line (later wins).
+"""Configuration: built-in defaults, then harness.toml, then the environment, then the command
+line (later wins).
 
-harness.toml (found in the working directory, or given with ``--config``)::
+harness.toml (found in the working directory, or given with ``--config``) has four kinds of
+table; any other table or key is refused with a message naming it and the known ones::
+
+    [run]                                # defaults of `harness run`'s options (dest names)
+    repeats = 3                          # as --repeats 3; the command line still wins
+    sandbox = "local"
+
+    [tasks.mbpp]                         # default --task-opt of task mbpp
+    config = "full"
+
+    [systems.sop]                        # default --system-opt of system sop
+    max_fix_rounds = 2
 
     [models.gpt4o]                       # used as --backend gpt4o
     base_url = "https://api.example.com/v1"   # or a list of replicas
@@ -19,8 +31,11 @@ harness.toml (found in the working directory, or given with ``--config``)::
 from __future__ import annotations
 
 import argparse
+import copy
+import difflib
 import os
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +45,12 @@ from harness.errors import ConfigError
 if TYPE_CHECKING:
     from harness.plugins import Plugins
 
+#: The tables harness.toml may hold, as a user writes them.
+TABLES = {"run": "[run]", "tasks": "[tasks.NAME]", "systems": "[systems.NAME]", "models": "[models.NAME]"}
+#: Built-in defaults of the run options (the command line and [run] override them).
+RUN_DEFAULTS: dict[str, Any] = {"system": "direct", "repeats": 1, "max_concurrency": 4}
+#: Options of `harness run` that describe one invocation, not a default: not allowed in [run].
+NOT_DEFAULTS = {"help", "node_ids", "keyword", "marker", "limit", "lf", "resume", "run_id", "json", "config", "plugins", "task_opt", "system_opt"}
 MODEL_KEYS = {"base_url", "api_key_env", "model", "input_price", "output_price", "max_connections", "timeout", "attempts", "backoff", "backend", "hour_price"}
 
 
@@ -97,6 +118,12 @@ def _model_from_table(name: str, table: dict[str, Any], source: str) -> ModelCon
     return model
 
 
+def closest(word: str, choices: Iterable[str]) -> str:
+    """``"; did you mean X?"`` for the choice most like ``word``, or "" when none is close."""
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {match[0]}?" if match else ""
+
+
 def load_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
@@ -108,19 +135,96 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-def load_models(path: Path) -> dict[str, ModelConfig]:
+@dataclass
+class FileSettings:
+    """What harness.toml holds, its tables checked for shape (names and keys are checked
+    against the plugins by `Config.check_settings`)."""
+
+    path: Path | None = None
+    models: dict[str, ModelConfig] = field(default_factory=dict)
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    systems: dict[str, dict[str, Any]] = field(default_factory=dict)
+    run: dict[str, Any] = field(default_factory=dict)
+
+
+def _named_tables(data: dict[str, Any], table: str, path: Path) -> dict[str, dict[str, Any]]:
+    value = data.get(table, {})
+    bad = [name for name, body in value.items() if not isinstance(body, dict)] if isinstance(value, dict) else [table]
+    if bad:
+        raise ConfigError(f"{path}: '{table}' must be a table of [{table}.NAME] sections; {', '.join(map(repr, bad))} is not one")
+    return value
+
+
+def load_settings(path: Path) -> FileSettings:
+    """Read and shape-check harness.toml. ConfigError names an unknown table and the known ones."""
     data = load_toml(path)
-    models = data.get("models", {})
-    if not isinstance(models, dict):
-        raise ConfigError(f"{path}: 'models' must be a table of [models.NAME] sections")
-    return {name: _model_from_table(name, table, str(path)) for name, table in models.items()}
+    unknown = sorted(set(data) - set(TABLES))
+    if unknown:
+        hint = closest(unknown[0], TABLES)
+        raise ConfigError(
+            f"{path}: unknown table(s) {', '.join(f'[{name}]' for name in unknown)}{hint or '.'} harness.toml has the tables {', '.join(TABLES.values())}"
+        )
+    run = data.get("run", {})
+    if not isinstance(run, dict):
+        raise ConfigError(f"{path}: 'run' must be a table: [run] with option = value lines")
+    models = _named_tables(data, "models", path)
+    return FileSettings(
+        path=path,
+        models={name: _model_from_table(name, table, str(path)) for name, table in models.items()},
+        tasks=_named_tables(data, "tasks", path),
+        systems=_named_tables(data, "systems", path),
+        run=run,
+    )
+
+
+def load_models(path: Path) -> dict[str, ModelConfig]:
+    return load_settings(path).models
+
+
+def option_text(value: Any) -> Any:
+    """A harness.toml option value as ``--task-opt``/``--system-opt`` would give it: scalars as
+    text (booleans as true/false), a list joined with commas. A sub-table, which the command
+    line cannot give, stays a dict with TOML's own types."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(str(option_text(item)) for item in value)
+    if isinstance(value, dict):
+        return copy.deepcopy(value)
+    return str(value)
+
+
+def coerce_option(action: argparse.Action, value: Any, where: str) -> Any:
+    """A [run] value converted as argparse would convert it on the command line."""
+    flag = action.option_strings[-1] if action.option_strings else action.dest
+    if action.nargs == 0:  # store_true and friends
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {action.dest} is a switch ({flag}); write true or false")
+        return action.const if value else action.default
+    many = isinstance(action, argparse._AppendAction) or action.nargs in ("*", "+")
+    items = (value if isinstance(value, list) else [value]) if many else [value]
+    converted = []
+    for item in items:
+        if isinstance(item, (dict, list, bool)):
+            raise ConfigError(f"{where}: {action.dest} = {value!r}: give a value as for {flag}" + (" (or a list of them)" if many else ""))
+        try:
+            item = action.type(str(item)) if callable(action.type) else str(item)
+        except (TypeError, ValueError, argparse.ArgumentTypeError) as exc:
+            raise ConfigError(f"{where}: {action.dest} = {value!r}: not a valid {flag} ({exc})") from exc
+        if action.choices is not None and item not in action.choices:
+            raise ConfigError(f"{where}: {action.dest} = {value!r}: choose from {', '.join(map(str, action.choices))}")
+        converted.append(item)
+    return converted if many else converted[0]
 
 
 class OptionParser:
-    """What `harness_addoption` receives: options that every sample-running command accepts."""
+    """What `harness_addoption` receives: options that every sample-running command accepts.
+    Their defaults are kept here (the parser's own default is None), so that harness.toml's
+    [run] can override them and a value typed on the command line is told from a default."""
 
     def __init__(self) -> None:
         self.options: list[tuple[tuple[str, ...], dict[str, Any]]] = []
+        self.defaults: dict[str, Any] = {}
 
     def addoption(self, *names: str, **kwargs: Any) -> None:
         self.options.append((names, kwargs))
@@ -128,7 +232,9 @@ class OptionParser:
     def apply(self, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group("plugin options")
         for names, kwargs in self.options:
-            group.add_argument(*names, **kwargs)
+            action = group.add_argument(*names, **kwargs)
+            self.defaults[action.dest] = action.default
+            action.default = None
 
 
 def parse_pairs(pairs: list[str] | None, flag: str) -> dict[str, str]:
@@ -142,20 +248,85 @@ def parse_pairs(pairs: list[str] | None, flag: str) -> dict[str, str]:
     return out
 
 
+def _dest(name: str) -> str:
+    return name.lstrip("-").replace("-", "_")
+
+
 @dataclass
 class Config:
+    """The options of one command: its parsed command line, over harness.toml's [run], over the
+    defaults of plugin options and `RUN_DEFAULTS`; plus the models, task and system tables."""
+
     options: argparse.Namespace
     plugins: Plugins
     models: dict[str, ModelConfig] = field(default_factory=dict)
     config_path: Path | None = None
+    settings: FileSettings = field(default_factory=FileSettings)
+    option_defaults: dict[str, Any] = field(default_factory=dict)
 
     def getoption(self, name: str, default: Any = None) -> Any:
-        value = getattr(self.options, name.lstrip("-").replace("-", "_"), None)
-        return default if value is None else value
+        dest = _dest(name)
+        for value in (getattr(self.options, dest, None), self.settings.run.get(dest), self.option_defaults.get(dest), RUN_DEFAULTS.get(dest)):
+            if value is not None:
+                return value
+        return default
+
+    def given(self, name: str) -> bool:
+        """Whether the option was typed on the command line (not a default, not harness.toml)."""
+        value = getattr(self.options, _dest(name), None)
+        return not (value is None or value is False or value == [])
+
+    def origin(self, name: str) -> str:
+        """Where the option's value comes from, for messages: ``--max-cost`` or ``harness.toml [run] max_cost``."""
+        dest = _dest(name)
+        if not self.given(dest) and dest in self.settings.run:
+            return f"{self.settings.path or 'harness.toml'} [run] {dest} ="
+        return "--" + dest.replace("_", "-")
+
+    def task_options(self, name: str, pairs: list[str] | None = None) -> dict[str, Any]:
+        """Task ``name``'s options: its [tasks.NAME] table, then ``--task-opt`` pairs (later wins)."""
+        return {k: option_text(v) for k, v in self.settings.tasks.get(name, {}).items()} | parse_pairs(pairs, "--task-opt")
+
+    def system_options(self, name: str, pairs: list[str] | None = None) -> dict[str, Any]:
+        """System ``name``'s options: its [systems.NAME] table, then ``--system-opt`` pairs."""
+        return {k: option_text(v) for k, v in self.settings.systems.get(name, {}).items()} | parse_pairs(pairs, "--system-opt")
 
     @property
     def results_dir(self) -> Path:
-        return Path(self.getoption("results_dir", os.environ.get("HARNESS_RESULTS_DIR", "results")))
+        """--results-dir, else $HARNESS_RESULTS_DIR, else [run] results_dir, else results/."""
+        typed = getattr(self.options, "results_dir", None)
+        return Path(typed or os.environ.get("HARNESS_RESULTS_DIR") or self.settings.run.get("results_dir") or "results")
+
+    def check_settings(self, run_actions: dict[str, argparse.Action]) -> None:
+        """Check harness.toml against what is installed: [tasks.NAME] and [systems.NAME] name a
+        registered task/system whose constructor accepts the table (it validates its own keys;
+        a sub-table only where the class lists it in ``option_tables``), and [run] holds options
+        of `harness run` (``run_actions``: dest -> argparse action), converted as argparse would.
+        ConfigError names the table, the key and the known ones."""
+        from harness.plugins import SINGULAR
+
+        where = self.settings.path or Path("harness.toml")
+        for kind, tables in (("tasks", self.settings.tasks), ("systems", self.settings.systems)):
+            for name, table in tables.items():
+                registry = self.plugins.registry[kind]
+                if name not in registry:
+                    raise ConfigError(
+                        f"{where}: [{kind}.{name}]: no {SINGULAR[kind]} {name!r} is installed{closest(name, registry) or '.'} Known {kind}: {', '.join(sorted(registry)) or 'none'}"
+                    )
+                cls = registry[name].cls
+                nested = sorted(k for k, v in table.items() if isinstance(v, dict) and k not in getattr(cls, "option_tables", ()))
+                if nested:
+                    raise ConfigError(f"{where}: [{kind}.{name}.{nested[0]}]: {SINGULAR[kind]} {name!r} takes no table option {nested[0]!r}; write {nested[0]} = VALUE under [{kind}.{name}]")
+                try:
+                    cls({k: option_text(v) for k, v in table.items()})
+                except ConfigError as exc:
+                    raise ConfigError(f"{where}: [{kind}.{name}]: {exc}") from exc
+        allowed = {dest: action for dest, action in run_actions.items() if dest not in NOT_DEFAULTS}
+        for key, value in self.settings.run.items():
+            if key not in allowed:
+                why = " (it belongs to one invocation, not to the defaults)." if key in run_actions else closest(key, allowed) or "."
+                raise ConfigError(f"{where}: [run] has unknown key {key!r}{why} Known keys: {', '.join(sorted(allowed))}")
+            self.settings.run[key] = coerce_option(allowed[key], value, f"{where}: [run]")
 
 
 def find_config_file(explicit: str | None) -> Path | None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.backend import Backend, Model, RoleMeter
-from harness.errors import UsageError
+from harness.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from harness.config import Config
 from harness.sandbox import Sandbox
 from harness.types import TokenPrice
 
@@ -21,6 +25,16 @@ class Budget:
 
     limit: float | None = None
     spent: float = 0.0
+
+    @classmethod
+    def from_config(cls, config: Config) -> Budget:
+        """The ``--max-cost`` budget (from the command line or harness.toml's [run]). ConfigError
+        unless it is a positive, finite amount of USD: a budget of 0 or less would stop the run
+        before its first sample."""
+        limit = config.getoption("max_cost")
+        if limit is not None and not (math.isfinite(limit) and limit > 0):
+            raise ConfigError(f"{config.origin('max_cost')} {limit:g}: a budget must be a positive amount of USD, e.g. --max-cost 2.5; leave it out for no limit")
+        return cls(limit=limit)
 
     @property
     def exhausted(self) -> bool:

@@ -75,8 +75,9 @@ def harness_addoption(parser: OptionParser) -> None:
     """Add command-line options with ``parser.addoption(*names, **argparse_kwargs)``.
 
     They are accepted by every command that runs samples (``run``, ``score``, ``check-task``,
-    ``sandbox check|exec`` …) and read back with ``config.getoption(dest)``. Called before the
-    command line is parsed."""
+    ``sandbox check|exec`` …) and read back with ``config.getoption(dest)``, which gives the
+    value typed, else harness.toml's ``[run]`` one, else the ``default`` given here. Called
+    before the command line is parsed."""
 
 
 @hookspec
@@ -84,7 +85,8 @@ def harness_add_commands(subparsers: Any, add_common: Any) -> None:
     """Add sub-commands to ``harness``. ``subparsers`` is argparse's sub-parser action:
     ``p = subparsers.add_parser(NAME, help=…)``; then ``add_common(p)`` adds the usual ``-p``,
     ``--config`` and ``--results-dir`` (``add_common(p, plugin_options=True)`` also adds the
-    options of `harness_addoption`, for commands that run samples); and
+    options of `harness_addoption`, for commands that run samples; ``results_dir=False`` leaves
+    out ``--results-dir``, for commands that neither read nor write run records); and
     ``p.set_defaults(handler=fn)`` where ``fn(config) -> int`` returns the exit code (see
     `harness.ExitCode`) and raises `harness.HarnessError` subclasses for bad input. Every
     built-in command is added this way too."""

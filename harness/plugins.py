@@ -19,6 +19,7 @@ ENTRY_POINT_GROUP = "harness"
 #: made with no arguments. ``-p no:NAME`` leaves any of them out.
 BUILTIN_PLUGINS = {
     "runs": "harness.cli.runs",
+    "run-list": "harness.cli.runlist",
     "sandbox-commands": "harness.cli.sandbox",
     "results": "harness.cli.results",
     "scoring": "harness.cli.scoring",
@@ -26,6 +27,8 @@ BUILTIN_PLUGINS = {
     "terminal": "harness.cli.progress:TerminalReporter",
 }
 KINDS = ("backends", "systems", "tasks", "sandboxes", "exporters")
+#: One of each kind, for messages ("unknown sandbox 'x'").
+SINGULAR = {"backends": "backend", "systems": "system", "tasks": "task", "sandboxes": "sandbox", "exporters": "exporter"}
 #: The attribute that names a registered class, per kind.
 NAME_ATTRIBUTE = {"backends": "scheme", "systems": "name", "tasks": "name", "sandboxes": "name", "exporters": "name"}
 
@@ -74,13 +77,13 @@ class Plugins:
                 missing = sorted(getattr(cls, "__abstractmethods__", ())) + list(getattr(cls, "unimplemented", list)())
                 if missing:
                     raise PluginError(
-                        f"plugin {info.name!r} ({info.origin}) registers {kind[:-1]} {name!r} ({cls.__qualname__}) "
+                        f"plugin {info.name!r} ({info.origin}) registers {SINGULAR[kind]} {name!r} ({cls.__qualname__}) "
                         f"without implementing {', '.join(missing)}. Implement them, or disable the plugin with -p no:{info.name}."
                     )
                 taken = self.registry[kind].get(name)
                 if taken is not None and taken.cls is not cls:
                     raise PluginError(
-                        f"{kind[:-1]} {name!r} is registered twice: by plugin {taken.plugin.name!r} "
+                        f"{SINGULAR[kind]} {name!r} is registered twice: by plugin {taken.plugin.name!r} "
                         f"({taken.plugin.origin}) and by plugin {info.name!r} ({info.origin}). "
                         f"Uninstall one of them or disable it with -p no:NAME."
                     )
@@ -92,7 +95,7 @@ class Plugins:
             return self.registry[kind][name].cls
         except KeyError:
             known = ", ".join(sorted(self.registry[kind])) or "none"
-            singular = kind[:-1]
+            singular = SINGULAR[kind]
             raise UsageError(
                 f"unknown {singular} {name!r}. Known {kind}: {known}. "
                 f"Install the plugin that provides it, or check `harness plugins`."

@@ -1,4 +1,8 @@
-r"""The run record on disk: results/<run_id>/{run.json, samples.jsonl, transcripts/, summary.json, logs/}.
+r"""The run record on disk: results/<run_id>/{run.json, samples.jsonl, transcripts/, summary.json, logs/, run.lock}.
+
+One process writes a run at a time: it holds the run's lock (`harness.runlock`) from creating or
+resuming the run until its last write. A run whose run.json says ``running`` but whose lock no
+live process holds was killed (``kill -9``, a machine crash): it reads as ``interrupted``.
 
 samples.jsonl is appended one line per (sample, repeat) and fsynced, so a kill -9 loses at most
 the samples in flight; a line torn by the kill is dropped when the run is resumed. Any text a
@@ -20,11 +24,19 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.runlock import RunLock, lock_held
 from harness.types import Record
 
 RUN_FILE = "run.json"
 SAMPLES_FILE = "samples.jsonl"
 SUMMARY_FILE = "summary.json"
+
+
+def cache_folder(name: str) -> Path:
+    """``$XDG_CACHE_HOME/mas-harness/NAME`` (default ``~/.cache``): what the harness keeps between
+    commands that is not a run the user asked for (reference times, check-task records)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "mas-harness" / name
 
 
 def new_run_id(system: str, task: str) -> str:
@@ -93,15 +105,30 @@ class RunStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.run_id = path.name
+        self.lock = RunLock(path)
 
     @classmethod
     def create(cls, results_dir: Path, run_id: str) -> RunStore:
+        """A new run folder, locked by this process. UsageError when the id is taken or
+        ``results_dir`` cannot be written (naming the folder)."""
+        if not run_id or "/" in run_id or run_id in (".", ".."):
+            raise UsageError(f"--run-id {run_id!r}: give a plain folder name (no '/')")
         path = results_dir / run_id
-        if path.exists():
-            raise UsageError(f"run {run_id!r} already exists in {results_dir}; pick another --run-id or use --resume {run_id}")
-        (path / "transcripts").mkdir(parents=True)
+        try:
+            results_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create the results folder {results_dir} ({exc.strerror}); give a writable --results-dir (or set HARNESS_RESULTS_DIR)") from exc
+        try:
+            path.mkdir()
+        except FileExistsError:
+            raise UsageError(f"run {run_id!r} already exists in {results_dir}; pick another --run-id or use --resume {run_id}") from None
+        except OSError as exc:
+            raise UsageError(f"cannot create a run folder in {results_dir} ({exc.strerror}); give a writable --results-dir (or set HARNESS_RESULTS_DIR)") from exc
+        store = cls(path)
+        store.lock.acquire()
+        (path / "transcripts").mkdir()
         (path / "logs").mkdir()
-        return cls(path)
+        return store
 
     @classmethod
     def open(cls, results_dir: Path, run_id: str) -> RunStore:
@@ -118,10 +145,16 @@ class RunStore:
         write_json_atomic(self.path / RUN_FILE, spec)
 
     def read_spec(self) -> dict[str, Any]:
+        """run.json as recorded, except that a run recorded as ``running`` whose lock no live
+        process holds reads as ``interrupted``, with a stop reason saying so."""
         try:
-            return json.loads((self.path / RUN_FILE).read_text())
+            spec = json.loads((self.path / RUN_FILE).read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise UsageError(f"{self.path / RUN_FILE} cannot be read: {exc}") from exc
+        if spec.get("status") == "running" and not lock_held(self.path):
+            spec["status"] = "interrupted"
+            spec["stop_reason"] = f"its process ended while running (killed, or the machine stopped); finish it with `harness run --resume {self.run_id}`"
+        return spec
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         write_json_atomic(self.path / SUMMARY_FILE, summary)

@@ -19,8 +19,10 @@ class System(abc.ABC):  # noqa: B024 - which methods are required depends on ``k
     """Subclasses set ``name`` and ``kinds`` (the task kinds they can do: ``code``, ``qa``,
     ``dialog``) and implement `solve` (code/QA tasks) and/or `act` (dialog tasks), as ``kinds``
     says; a missing one fails at registration, naming the plugin. ``options`` are the run's
-    ``--system-opt K=V`` pairs (strings); a subclass validates them in ``__init__`` and raises
-    ConfigError for an unknown key or a bad value."""
+    ``--system-opt K=V`` pairs over harness.toml's ``[systems.NAME]`` table (values as text; a
+    sub-table ``[systems.NAME.KEY]`` arrives as a dict with TOML's types, for the keys listed in
+    ``option_tables``); a subclass validates them in ``__init__`` (keep it cheap: it also checks
+    harness.toml on every command) and raises ConfigError for an unknown key or a bad value."""
 
     name: ClassVar[str] = ""
     #: Task kinds the system can do (``code``, ``qa``, ``dialog``); it is refused on any other.
@@ -34,8 +36,10 @@ class System(abc.ABC):  # noqa: B024 - which methods are required depends on ``k
     #: Role -> the price its tokens are charged at, where the system's options set one; the role's
     #: backend must then have no other price of its own (a models table's), or the run is refused.
     role_prices: Mapping[str, TokenPrice] = MappingProxyType({})
+    #: Options that harness.toml may give as tables (``[systems.NAME.KEY.…]``); any other sub-table is refused.
+    option_tables: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, options: dict[str, str]) -> None:
+    def __init__(self, options: dict[str, Any]) -> None:
         self.options = dict(options)
 
     @classmethod

@@ -15,8 +15,11 @@ if TYPE_CHECKING:
 
 class Task(abc.ABC):
     """Subclasses set ``name``, ``kind`` and ``version`` and implement `samples` and `score`.
-    ``options`` are the run's ``--task-opt K=V`` pairs; validate them in ``__init__``.
-    A task of kind ``dialog`` is a `harness.dialog.DialogTask`: it plays the episode itself."""
+    ``options`` are the run's ``--task-opt K=V`` pairs over harness.toml's ``[tasks.NAME]`` table
+    (values as text); validate them in ``__init__``, cheaply (no data loading: it also checks
+    harness.toml on every command). Store file paths absolute in ``self.options``: run.json
+    records them, and ``--resume`` may run from another folder. A task of kind ``dialog`` is a
+    `harness.dialog.DialogTask`: it plays the episode itself."""
 
     name: ClassVar[str] = ""
     kind: ClassVar[str] = "code"
@@ -27,6 +30,8 @@ class Task(abc.ABC):
     #: A suite names other tasks (``tau2`` -> the three tau2 domains): ``harness run --task
     #: SUITE`` runs each member in turn, one run folder each, and prints one summary at the end.
     members: ClassVar[tuple[str, ...]] = ()
+    #: Options that harness.toml may give as tables (``[tasks.NAME.KEY]``); any other sub-table is refused.
+    option_tables: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, options: dict[str, str]) -> None:
         self.options = dict(options)

@@ -10,9 +10,9 @@ from harness_tau2.package import require_tau2
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness.results.metrics import pass_hat_k, pass_hat_k_curve
 from harness.results.summary import summarize_records
 from harness.types import Record
-from harness.results.metrics import pass_hat_k, pass_hat_k_curve
 
 
 def test_pass_hat_k_curve_against_hand_computed_values():

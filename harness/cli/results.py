@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import hookimpl
+from harness.cli.runlist import require_results_dir
 from harness.config import Config
 from harness.errors import ExitCode, UsageError
 from harness.results.compare import compare_runs, format_comparison
@@ -67,6 +68,7 @@ def _write(output: str, data: str | bytes) -> None:
 
 def cmd_leaderboard(config: Config) -> int:
     fmt = format_for(config.getoption("format"), config.getoption("output"))
+    require_results_dir(config.results_dir)
     runs, left_out = load_runs(config.results_dir, config.getoption("task"))
     _left_out_note(left_out)
     if not runs:
@@ -84,6 +86,7 @@ def cmd_leaderboard(config: Config) -> int:
 
 
 def cmd_report(config: Config) -> int:
+    require_results_dir(config.results_dir)
     output, figures = config.getoption("output"), config.getoption("figures")
     if not output and not figures:
         raise UsageError("harness report: give --output FILE.html (the page), --figures DIR (the charts as PDF and PNG), or both")
@@ -112,6 +115,8 @@ def cmd_report(config: Config) -> int:
 
 
 def cmd_compare(config: Config) -> int:
+    if config.getoption("run_a") == config.getoption("run_b"):
+        print(f"warning: comparing run {config.getoption('run_a')} with itself: every difference is 0; give two different runs", file=sys.stderr)
     a, b = (load_run(RunStore.open(config.results_dir, config.getoption(name))) for name in ("run_a", "run_b"))
     result = compare_runs(a, b, seed=config.getoption("seed", 0))
     sys.stdout.write(json.dumps(result) + "\n" if config.getoption("json") else format_comparison(result))

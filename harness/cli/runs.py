@@ -12,18 +12,22 @@ from tabulate import tabulate
 
 from harness import hookimpl
 from harness.cli.results import cmd_show_sample
-from harness.config import Config, parse_pairs
+from harness.config import RUN_DEFAULTS, Config
 from harness.engine.assemble import (
+    configured_task,
     make_task,
     new_run,
-    resume_run,
+    nothing_selected,
     select_samples,
     task_name,
 )
+from harness.engine.resume import resume_run
 from harness.engine.scheduler import Run, execute_blocking
 from harness.errors import ExitCode, UsageError
 from harness.plugins import KINDS
+from harness.results.summary import summarize_records
 from harness.store import RunStore
+from harness.types import Record
 
 
 def add_selection(parser: argparse.ArgumentParser) -> None:
@@ -36,8 +40,8 @@ def add_selection(parser: argparse.ArgumentParser) -> None:
 
 
 def interrupted(run: Run) -> ExitCode:
-    """Say where the records are and how to finish; the exit code of an interrupted run."""
-    print(f"interrupted: records kept in {run.store.path}; finish with `harness run --resume {run.id}`", file=sys.stderr)
+    """The exit code of a run that Ctrl-C or SIGTERM stopped. Nothing more is printed: the run's
+    end (its status, where its records are, how to resume it) was reported as it closed."""
     return ExitCode.INTERRUPTED
 
 
@@ -46,31 +50,31 @@ def harness_add_commands(subparsers: Any, add_common: Any) -> None:
     run = subparsers.add_parser("run", help="run a system on a task and record every sample")
     add_common(run, plugin_options=True)
     add_selection(run)
-    run.add_argument("--system", default="direct", help="agent system (default: direct)")
+    run.add_argument("--system", help=f"agent system (default: {RUN_DEFAULTS['system']})")
     run.add_argument("--task", help="task (default: the task named by the node ids)")
     run.add_argument("--backend", metavar="SPEC", help="model backend: llamacpp:smollm2 (default), openai:MODEL, or a [models.NAME]")
     run.add_argument("--role", action="append", metavar="ROLE=SPEC", help="give one model role of the system its own backend")
     run.add_argument("--sandbox", metavar="NAME", help="sandbox tier: docker (default) or local (unsafe, host)")
-    run.add_argument("--repeats", type=int, default=1, metavar="N", help="attempts per sample, for pass@k (default 1)")
-    run.add_argument("--max-concurrency", type=int, default=4, metavar="N", help="samples in flight (default 4)")
-    run.add_argument("--max-cost", type=float, metavar="USD", help="stop scheduling once the run has spent this much")
+    run.add_argument("--repeats", type=int, metavar="N", help=f"attempts per sample, for pass@k (default {RUN_DEFAULTS['repeats']}); with --resume, a larger N grows the run")
+    run.add_argument("--max-concurrency", type=int, metavar="N", help=f"samples in flight (default {RUN_DEFAULTS['max_concurrency']})")
+    run.add_argument("--max-cost", type=float, metavar="USD", help="stop scheduling once the run has spent this much (a positive amount)")
     run.add_argument("--max-infra-errors", type=int, metavar="N", help="stop scheduling after N infrastructure errors (a dead endpoint); resumable")
     run.add_argument("--seed", type=int, help="base seed; repeat r uses seed + r")
     run.add_argument("--lf", action="store_true", help="only the samples that did not pass in the latest run of the same system/task/backend")
     run.add_argument("--run-id", metavar="ID", help="name of the run folder (default: time-system-task-random)")
-    run.add_argument("--resume", metavar="RUN_ID", help="finish an interrupted run: only its missing records are run")
+    run.add_argument("--resume", metavar="RUN_ID", help="finish an interrupted run: only its missing records are run, with the options it started with")
     run.add_argument("--system-opt", action="append", metavar="K=V", help="system option (repeatable)")
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object on the last line of stdout")
     run.set_defaults(handler=cmd_run)
 
     lst = subparsers.add_parser("list", help="print the node ids a selection picks (collect only)")
-    add_common(lst)
+    add_common(lst, results_dir=False)
     add_selection(lst)
     lst.add_argument("--task", help="task (default: the task named by the node ids)")
     lst.set_defaults(handler=cmd_list)
 
     listing = subparsers.add_parser("plugins", help="every plugin with what it registers")
-    add_common(listing)
+    add_common(listing, results_dir=False)
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=cmd_plugins)
 
@@ -105,9 +109,8 @@ def _run_suite(config: Config, members: tuple[str, ...]) -> int:
     suite = task_name(config)
     if config.getoption("node_ids"):
         raise UsageError(f"task {suite!r} is a suite of {', '.join(members)}: select with -k/-m, or give node ids with --task MEMBER")
-    options = parse_pairs(config.getoption("task_opt"), "--task-opt")
     for name in members:  # every member's options are checked before anything starts
-        make_task(name, options, config)
+        make_task(name, config.task_options(name, config.getoption("task_opt")), config)
     run_id = config.getoption("run_id")
     summaries = []
     for name in members:
@@ -138,11 +141,13 @@ def _fmt(value: float | None) -> str:
 
 
 def cmd_list(config: Config) -> int:
-    task = make_task(task_name(config), parse_pairs(config.getoption("task_opt"), "--task-opt"), config)
+    task = configured_task(config)
     samples, total, _ = select_samples(task, config, config.getoption("node_ids", []))
     for sample in samples:
         print(sample.node_id)
     print(f"{len(samples)} selected / {total} total")
+    if not samples:
+        print(nothing_selected(task, config, total), file=sys.stderr)
     return ExitCode.OK
 
 
@@ -171,6 +176,17 @@ def cmd_plugins(config: Config) -> int:
     return ExitCode.OK
 
 
+def why(record: Record, width: int = 70) -> str:
+    """Why a record did not pass, in one line: the error, else the scorer's reason, else the last
+    line of the scorer's output ("" for a pass)."""
+    if record.passed:
+        return ""
+    lines = [line for line in (record.output or "").splitlines() if line.strip()]
+    text = record.error or (record.details or {}).get("reason") or (lines[-1] if lines else record.status)
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def cmd_show(config: Config) -> int:
     if config.getoption("sample"):
         return cmd_show_sample(config)
@@ -178,7 +194,7 @@ def cmd_show(config: Config) -> int:
     spec = store.read_spec()
     records = store.read_records()
     backends = spec.get("resolved", {}).get("backends", {})
-    print(f"run {spec['run_id']}  status {spec.get('status')}  started {spec.get('started_at')}  ended {spec.get('ended_at')}")
+    print(f"run {spec['run_id']}  status {spec.get('status')}  started {spec.get('started_at')}  ended {spec.get('ended_at') or '-'}")
     print(f"system {spec['system']['name']} {spec['system'].get('options') or ''}")
     print(f"task {spec['task']['name']} {spec['task'].get('options') or ''}  dataset {spec['task']['dataset'].get('sha256', '')[:12]}")
     for role, backend in backends.items():
@@ -186,12 +202,14 @@ def cmd_show(config: Config) -> int:
     print(f"sandbox {spec.get('resolved', {}).get('sandbox', {}).get('tier')}  selected {len(spec['selection']['selected'])}  repeats {spec.get('repeats')}")
     if spec.get("stop_reason"):
         print(f"stopped: {spec['stop_reason']}")
-    if config.getoption("failed"):
-        records = [r for r in records if not r.passed]
-    rows = [[r.node_id, r.repeat, r.status, r.llm_calls, r.input_tokens + r.output_tokens, f"{r.cost:.4f}", f"{r.latency:.2f}", (r.error or "")[:60]] for r in records]
-    print(tabulate(rows, headers=["sample", "repeat", "status", "calls", "tokens", "cost", "seconds", "error"]))
-    summary = store.read_summary()
-    if summary:
-        metrics = ", ".join(f"{k} {v:.3f}" for k, v in summary["metrics"].items() if v is not None)
-        print(f"{summary['counts']}  {metrics}")
+    summary = summarize_records(records, repeats=spec.get("repeats") or 1)
+    shown = [r for r in records if not r.passed] if config.getoption("failed") else records
+    rows = [[r.node_id, r.repeat, r.status, r.llm_calls, r.input_tokens + r.output_tokens, f"{r.cost:.4f}", f"{r.latency:.2f}", why(r)] for r in shown]
+    print()
+    print(tabulate(rows, headers=["sample", "repeat", "status", "calls", "tokens", "cost", "seconds", "why not passed"]))
+    expected = len(spec["selection"]["selected"]) * (spec.get("repeats") or 1)
+    print()
+    print(tabulate([[status, n] for status, n in summary["counts"].items()] + [["all records", f"{len(records)} of {expected}"]], headers=["status", "records"]))
+    metrics = ", ".join(f"{k} {v:.3f}" for k, v in summary["metrics"].items() if v is not None)
+    print(f"{metrics or 'no metric'}; tokens {summary['tokens']['input'] + summary['tokens']['output']:,}; cost ${summary['cost']:.4f}")
     return ExitCode.OK

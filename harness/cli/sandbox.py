@@ -28,7 +28,7 @@ def harness_add_commands(subparsers: Any, add_common: Any) -> None:
         ("exec", "run one program in the sandbox and print its result", cmd_sandbox_exec),
     ):
         p = sandbox_sub.add_parser(name, help=helptext)
-        add_common(p, plugin_options=name in ("check", "exec"))
+        add_common(p, plugin_options=name in ("check", "exec"), results_dir=False)
         p.add_argument("--sandbox", metavar="NAME", help="tier (default: docker)")
         p.set_defaults(handler=handler)
         if name == "build":

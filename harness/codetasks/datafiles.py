@@ -1,4 +1,5 @@
-"""Loading a task's problems: from the Hugging Face hub through ``datasets``, or a local file.
+"""Loading a task's problems: from data shipped with its plugin (sha256-checked), from the Hugging
+Face hub through ``datasets``, or from a local file.
 
 Errors say what is missing and both ways to fix it (install/reach the hub, or give a copy with
 ``--task-opt path=FILE``). Nothing here downloads unless the task asked for the hub.
@@ -7,6 +8,7 @@ Errors say what is missing and both ways to fix it (install/reach the hub, or gi
 from __future__ import annotations
 
 import gzip
+import hashlib
 import importlib.metadata
 import json
 import re
@@ -23,6 +25,24 @@ def read_records(path: str | Path, task: str) -> list[dict[str, Any]]:
         raw = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"task {task}: cannot read --task-opt path={path}: {exc.strerror or exc}") from exc
+    return _parse(raw, path, task)
+
+
+def read_shipped(path: Path, sha256: str, task: str, other_ways: str) -> list[dict[str, Any]]:
+    """The records of a data file shipped inside a plugin, after checking its sha256 against the
+    one recorded with it (its provenance). ConfigError for a missing or altered file, naming
+    ``other_ways`` to get the data."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"task {task}: the data shipped with the task is missing ({path}: {exc.strerror or exc}); reinstall the plugin, {other_ways}") from exc
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise ConfigError(f"task {task}: the shipped {path} is not the recorded file (sha256 {digest[:16]}…, recorded {sha256[:16]}…); reinstall the plugin, {other_ways}")
+    return _parse(data.decode("utf-8"), path, task)
+
+
+def _parse(raw: str, path: Path, task: str) -> list[dict[str, Any]]:
     try:
         if raw.lstrip().startswith("["):
             records = json.loads(raw)

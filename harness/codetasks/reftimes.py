@@ -13,12 +13,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from harness.codetasks.testrunner import execute_once
 from harness.sandbox import Sandbox
-from harness.store import write_json_atomic
+from harness.store import cache_folder, write_json_atomic
 
 #: How long a reference may take while it is being measured.
 MEASURE_LIMIT = 60.0
@@ -26,8 +25,7 @@ _FAILED = -1.0  # a measurement that raised (sandbox trouble): not a time
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "mas-harness" / "reference-times"
+    return cache_folder("reference-times")
 
 
 def program_key(program: str) -> str:

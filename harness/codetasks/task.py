@@ -21,6 +21,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
+import os
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -48,6 +49,8 @@ class CodeTask(Task):
     #: Task-specific options: name -> allowed values (None: any value). The common ones are added.
     OPTIONS: ClassVar[dict[str, tuple[str, ...] | None]] = {}
     COMMON_OPTIONS: ClassVar[dict[str, tuple[str, ...] | None]] = {"timeout_floor": None, "timeout_factor": None, "extract": ("auto", "raw", "completion")}
+    #: Options that name a file or folder: stored absolute.
+    PATH_OPTIONS: ClassVar[frozenset[str]] = frozenset({"path"})
 
     def __init__(self, options: dict[str, str]) -> None:
         super().__init__(options)
@@ -58,6 +61,8 @@ class CodeTask(Task):
         for key, allowed in known.items():
             if allowed is not None and key in options and options[key] not in allowed:
                 raise ConfigError(f"task {self.name}: --task-opt {key}={options[key]!r}; use one of {', '.join(allowed)}")
+        for key in self.PATH_OPTIONS & set(options):  # absolute: run.json records it, --resume may run elsewhere
+            self.options[key] = os.path.abspath(os.path.expanduser(options[key]))
         self.extract_mode = options.get("extract", "auto")
         self.reference_times = ReferenceTimes(self.name, self._seconds("timeout_floor", 4.0), self._seconds("timeout_factor", 4.0))
 

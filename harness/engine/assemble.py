@@ -1,5 +1,10 @@
 """Assembling a run from options: the system, the task, its resources, the selected samples, the
-run.json spec that records all of it, and the same again from run.json alone on ``--resume``."""
+run.json spec that records all of it (`harness.engine.resume` rebuilds it from run.json alone).
+
+Options come from the command line, over harness.toml ([run], [tasks.NAME], [systems.NAME]),
+over the built-in defaults; run.json records the values in effect, so ``--resume`` needs neither
+the command line nor harness.toml.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,16 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.config import Config, parse_pairs
+from harness.config import Config
 from harness.context import Budget
 from harness.engine.scheduler import Run
-from harness.engine.selection import select, split_node_id
+from harness.engine.selection import marker_hint, select, split_node_id
 from harness.errors import UsageError
 from harness.resources import DEFAULT_BACKEND, Resources
 from harness.store import RunStore, list_runs, new_run_id
@@ -22,8 +29,9 @@ from harness.system import System
 from harness.task import Task
 from harness.types import Sample
 
-#: Options that describe this invocation, not the run: never replayed by --resume.
-NOT_REPLAYED = {"handler", "resume", "json", "run_id", "results_dir", "config", "plugins", "command"}
+#: Options that describe this invocation, not the run: never replayed by --resume. (The system's
+#: and task's options are replayed from run.json's ``system.options`` and ``task.options``.)
+NOT_REPLAYED = {"handler", "resume", "json", "run_id", "results_dir", "config", "plugins", "command", "system_opt", "task_opt"}
 
 
 def make_system(name: str, options: dict[str, str], config: Config) -> System:
@@ -34,14 +42,22 @@ def make_task(name: str, options: dict[str, str], config: Config) -> Task:
     return config.plugins.get("tasks", name)(options)
 
 
+def configured_task(config: Config) -> Task:
+    """The task of the command line: its [tasks.NAME] table under its ``--task-opt`` pairs."""
+    name = task_name(config)
+    return make_task(name, config.task_options(name, config.getoption("task_opt")), config)
+
+
 def task_name(config: Config) -> str:
-    """--task, or the one task that the node ids name; UsageError listing the tasks otherwise."""
-    name = config.getoption("task")
-    if name:
-        return name
+    """--task, else the one task that the node ids name, else [run] task; UsageError listing the
+    tasks otherwise."""
+    if config.given("task"):
+        return config.getoption("task")
     tasks = {split_node_id(n)[0] for n in config.getoption("node_ids", [])}
     if len(tasks) == 1:
         return tasks.pop()
+    if not tasks and config.getoption("task"):
+        return config.getoption("task")
     known = ", ".join(config.plugins.names("tasks"))
     raise UsageError(f"which task? Give --task NAME or node ids of one task. Known tasks: {known}")
 
@@ -50,7 +66,7 @@ def check_positive(config: Config, *names: str) -> None:
     for name in names:
         value = config.getoption(name)
         if value is not None and value < 1:
-            raise UsageError(f"--{name.replace('_', '-')} {value}: give a number >= 1")
+            raise UsageError(f"{config.origin(name)} {value}: give a number >= 1")
 
 
 def latest_failures(config: Config, system: str, task: str, backend: str) -> tuple[str | None, set[str]]:
@@ -83,6 +99,16 @@ def select_samples(task: Task, config: Config, node_ids: list[str], *, lf_key: t
             raise UsageError(f"--limit {limit}: give a number >= 0")
         chosen = chosen[:limit]
     return chosen, len(everything), notes
+
+
+def nothing_selected(task: Task, config: Config, total: int) -> str:
+    """What to say when a selection picked no sample, with a hint for -m."""
+    message = f"no sample selected (0 of {total}); loosen -k/-m/node ids, or check `harness list --task {task.name}`"
+    marker = config.getoption("marker")
+    if marker:
+        before_marker = select(task.samples(), node_ids=config.getoption("node_ids", []), keyword=config.getoption("keyword"))
+        message += ". " + marker_hint(marker, before_marker, getattr(task, "OPTIONS", {}))
+    return message
 
 
 def git_state(path: Path) -> dict[str, Any] | None:
@@ -120,8 +146,10 @@ def make_spec(run_id: str, invocation: dict[str, Any], system: System, task: Tas
 
 
 def invocation(config: Config, system: System, task: Task) -> dict[str, Any]:
-    """What --resume replays: the system, task and backend, and every JSON-able option."""
-    options = {k: v for k, v in vars(config.options).items() if k not in NOT_REPLAYED and isinstance(v, (str, int, float, bool, list, type(None)))}
+    """What --resume replays: the system, task and backend, and the value in effect of every
+    JSON-able option (typed, from harness.toml or a default)."""
+    values = {k: config.getoption(k) for k in vars(config.options) if k not in NOT_REPLAYED}
+    options = {k: v for k, v in values.items() if isinstance(v, (str, int, float, bool, list, type(None)))}
     options |= {"system": system.name, "task": task.name}
     backend = (config.getoption("backend") or DEFAULT_BACKEND) if system.roles else None
     return {"system": system.name, "task": task.name, "backend": backend, "options": options}
@@ -141,14 +169,20 @@ def check_kinds(config: Config, system: System, task: Task) -> None:
     )
 
 
-def prepare(config: Config, system: System | None = None) -> tuple[System, Task, Resources]:
-    """The system (``system``, or the one the options name), task and resources of a run,
-    checked before any model call (the sandbox too). The task's own model roles (a simulated
-    user, a judge) get backends beside the system's."""
+def prepare(
+    config: Config, system_options: dict[str, Any] | None = None, task_options: dict[str, Any] | None = None, system: System | None = None
+) -> tuple[System, Task, Resources]:
+    """The system, task and resources of a run, checked before any model call (the sandbox too).
+    Their options are the given ones (a resumed run's), else harness.toml's and the command
+    line's; ``system`` replaces the one the options name (check-task's reference agent of a
+    dialog task). The task's own model roles (a simulated user, a judge) get backends beside the
+    system's."""
     check_positive(config, "repeats", "max_concurrency", "max_infra_errors")
+    Budget.from_config(config)
     if system is None:
-        system = make_system(config.getoption("system"), parse_pairs(config.getoption("system_opt"), "--system-opt"), config)
-    task = make_task(task_name(config), parse_pairs(config.getoption("task_opt"), "--task-opt"), config)
+        name = config.getoption("system")
+        system = make_system(name, config.system_options(name, config.getoption("system_opt")) if system_options is None else system_options, config)
+    task = configured_task(config) if task_options is None else make_task(task_name(config), task_options, config)
     check_kinds(config, system, task)
     resources = Resources.resolve(config, Resources.roles_of(system, task), system)
     return system, task, resources
@@ -158,7 +192,7 @@ def new_run(config: Config, samples: list[Sample] | None = None, selection: dict
     """A new run folder with its run.json, and the Run that fills it. ``samples`` (with their
     ``selection`` notes) overrides the command line's selection, as `harness score` does;
     ``system`` the system the options name (check-task's reference agent of a dialog task)."""
-    system, task, resources = prepare(config, system)
+    system, task, resources = prepare(config, system=system)
     if samples is None:
         lf_key = (system.name, task.name, invocation(config, system, task)["backend"]) if config.getoption("lf") else None
         samples, total, notes = select_samples(task, config, config.getoption("node_ids", []), lf_key=lf_key)
@@ -168,7 +202,7 @@ def new_run(config: Config, samples: list[Sample] | None = None, selection: dict
             print(f"system {system.name}: has no answer for {len(samples) - len(answered)} of the {len(samples)} selected samples; they are left out", file=sys.stderr)
             samples = answered
         if not samples:
-            raise UsageError(f"no sample selected (0 of {total}); loosen -k/-m/node ids, or check `harness list --task {task.name}`")
+            raise UsageError(nothing_selected(task, config, total))
         if notes.get("lf_note"):
             print(f"--lf: {notes['lf_note']}; running all {len(samples)} selected samples", file=sys.stderr)
         selection = {
@@ -180,48 +214,34 @@ def new_run(config: Config, samples: list[Sample] | None = None, selection: dict
             "total": total,
         } | notes
     store = RunStore.create(config.results_dir, config.getoption("run_id") or new_run_id(system.name, task.name))
+    with unlocked_on_error(store):
+        return _start(config, store, system, task, resources, samples, selection)
+
+
+@contextmanager
+def unlocked_on_error(store: RunStore) -> Iterator[None]:
+    """Release the run's lock when assembling fails (execute releases it otherwise)."""
+    try:
+        yield
+    except BaseException:
+        store.lock.release()
+        raise
+
+
+def _start(config: Config, store: RunStore, system: System, task: Task, resources: Resources, samples: list[Sample], selection: dict[str, Any] | None) -> Run:
     spec = make_spec(store.run_id, invocation(config, system, task), system, task, samples, selection or {}, config)
     spec |= {
-        "repeats": config.getoption("repeats", 1),
+        "repeats": config.getoption("repeats"),
         "seed": config.getoption("seed"),
-        "max_concurrency": config.getoption("max_concurrency", 4),
+        "max_concurrency": config.getoption("max_concurrency"),
         "max_cost": config.getoption("max_cost"),
         "max_infra_errors": config.getoption("max_infra_errors"),
     }
     store.write_spec(spec)
-    return _make_run(config, store, spec, system, task, resources, samples)
+    return make_run(config, store, spec, system, task, resources, samples)
 
 
-def resume_run(config: Config) -> Run:
-    """The Run of an interrupted run, rebuilt from its run.json alone."""
-    store = RunStore.open(config.results_dir, config.getoption("resume"))
-    spec = store.read_spec()
-    replayed = spec.get("invocation", {})
-    for key, value in replayed.get("options", {}).items():
-        setattr(config.options, key, value)
-    config.options.system, config.options.task = replayed.get("system"), replayed.get("task")
-    system, task, resources = prepare(config)
-    recorded = spec["task"]["dataset"].get("sha256")
-    if recorded and task.dataset_identity().get("sha256") != recorded:
-        raise UsageError(f"run {store.run_id}: the task's data changed since the run started (sha256 differs); start a new run instead of resuming")
-    by_node = {s.node_id: s for s in task.samples()}
-    missing = [n for n in spec["selection"]["selected"] if n not in by_node]
-    if missing:
-        raise UsageError(f"run {store.run_id}: samples {missing[:5]} no longer exist in task {task.name!r}")
-    store.drop_torn_tail()
-    spec["status"] = "running"
-    spec.setdefault("resumed_at", []).append(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-    samples = [by_node[n] for n in spec["selection"]["selected"]]
-    run = _make_run(config, store, spec, system, task, resources, samples)
-    earlier = store.read_summary() or {}
-    run.earlier_wall_seconds = earlier.get("wall_seconds", 0.0)
-    run.earlier_serving = earlier.get("serving") or {}
-    # --max-cost covers the whole run, every role's spending (a dialog task's simulated user too)
-    run.budget.spent = sum(sum(m.get("cost", 0.0) for m in r.roles.values()) for r in store.read_records())
-    return run
-
-
-def _make_run(config: Config, store: RunStore, spec: dict[str, Any], system: System, task: Task, resources: Resources, samples: list[Sample]) -> Run:
+def make_run(config: Config, store: RunStore, spec: dict[str, Any], system: System, task: Task, resources: Resources, samples: list[Sample]) -> Run:
     return Run(
         store=store,
         spec=spec,
@@ -230,9 +250,9 @@ def _make_run(config: Config, store: RunStore, spec: dict[str, Any], system: Sys
         task=task,
         resources=resources,
         samples=samples,
-        repeats=config.getoption("repeats", 1),
-        max_concurrency=config.getoption("max_concurrency", 4),
+        repeats=config.getoption("repeats"),
+        max_concurrency=config.getoption("max_concurrency"),
         max_infra_errors=config.getoption("max_infra_errors"),
         seed=config.getoption("seed"),
-        budget=Budget(limit=config.getoption("max_cost")),
+        budget=Budget.from_config(config),
     )

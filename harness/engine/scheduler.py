@@ -5,7 +5,8 @@ it. Failed samples are results; only infrastructure trouble (a backend or the sa
 for good) makes a record ``infra_error``, and ``max_infra_errors`` of those stop the run
 (resumable). Ctrl-C (or SIGTERM) stops scheduling, lets the records already written stand,
 marks the run ``interrupted`` and closes every server and container; ``harness run --resume
-RUN_ID`` then completes exactly the missing records.
+RUN_ID`` then completes exactly the missing records. The run's lock (`harness.runlock`), taken
+when the run was created or resumed, is released after the last write to run.json.
 """
 
 from __future__ import annotations
@@ -262,7 +263,7 @@ async def execute(run: Run) -> dict[str, Any]:
         if run.budget.exhausted:
             status = "budget_exhausted"
     except asyncio.CancelledError:
-        run.stop_reason = "interrupted (Ctrl-C or SIGTERM): resume with `harness run --resume " + run.id + "`"
+        run.stop_reason = f"Ctrl-C or SIGTERM; finish it with `harness run --resume {run.id}`"
         raise
     except BaseException as exc:
         status = "crashed"
@@ -275,6 +276,7 @@ async def execute(run: Run) -> dict[str, Any]:
         run.store.write_summary(summary)
         run.spec.update(status=status, stop_reason=run.stop_reason, ended_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         run.store.write_spec(run.spec)
+        run.store.lock.release()  # the last write of this writer
         run.plugins.hook.harness_run_finish(run=info, summary=summary)
     return summary
 

@@ -10,6 +10,7 @@ Both accept ``and``, ``or``, ``not`` and parentheses, with pytest's precedence
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -108,6 +109,10 @@ class Expression:
             return inner
         return ("ident", self._expect("ident").text)
 
+    def names(self) -> list[str]:
+        """The names the expression tests, in order of appearance."""
+        return [token.text for token in self._tokens if token.kind == "ident"]
+
     def evaluate(self, matches: Matcher) -> bool:
         def walk(node: object) -> bool:
             if node is True:
@@ -179,3 +184,16 @@ def select(
         expr = Expression(marker, "-m")
         chosen = [s for s in chosen if expr.evaluate(marker_matcher(s))]
     return chosen
+
+
+def marker_hint(marker: str, samples: list[Sample], task_options: dict[str, tuple[str, ...] | None]) -> str:
+    """Why ``-m marker`` may have selected nothing: a name that is a value of a task option
+    (``-m validation`` where ``--task-opt split=validation`` chooses those samples), else the
+    commonest tags of the samples it was tried on."""
+    for name in Expression(marker, "-m").names():
+        for key, allowed in task_options.items():
+            if allowed and name in allowed:
+                return f"-m selects among the samples the task loaded, and {name!r} is a value of the task option {key}: load those samples with --task-opt {key}={name}"
+    counts = Counter(tag for sample in samples for tag in sample.tags)
+    common = ", ".join(f"{tag} ({n})" for tag, n in counts.most_common(8))
+    return f"-m {marker!r} matches none of their tags" + (f"; the commonest: {common}" if common else " (they have none)")

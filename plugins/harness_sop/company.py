@@ -5,7 +5,8 @@ rounds); afterwards DIR holds ``docs/prd.json``, ``docs/design.json``, ``docs/ta
 the roles that took part), the source files of the chosen code version, QA's tests under
 ``tests/``, ``docs/test_report.json`` (the sandbox run of those tests on that version),
 ``docs/team.json`` (stop reason, rounds, hand-overs, parse statistics, usage per role) and
-``logs/`` (the transcript, and the output of servers the command launched).
+``logs/`` (the transcript, and the output of servers the command launched). DIR must be new or
+empty (``--force`` writes into a non-empty one, replacing files of the same names).
 While it works, each role's turn and each hand-over is printed to stderr as it happens (plain
 lines, with the seconds since the start and the tokens and cost so far).
 Exit status: 0 when the project's tests passed, 1 when they failed or none ran, 2 usage error.
@@ -16,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from harness import Budget, Config, Resources, SampleContext, UsageError, parse_pairs
+from harness import Budget, Config, Resources, SampleContext, UsageError
 from harness_sop.brief import Brief
 from harness_sop.documents import TestReport, TestSuite
 from harness_sop.office import Office
@@ -39,9 +41,10 @@ DOCS = {WRITE_PRD: "docs/prd.json", WRITE_DESIGN: "docs/design.json", WRITE_TASK
 
 def add_command(subparsers: Any, add_common: Any) -> None:
     parser = subparsers.add_parser("sop", help="let the SOP company build a small project from a requirement")
-    add_common(parser)
+    add_common(parser, results_dir=False)
     parser.add_argument("idea", metavar="REQUIREMENT", help='what to build, e.g. "a cli number guessing game"')
-    parser.add_argument("--out", required=True, metavar="DIR", help="where the project is written")
+    parser.add_argument("--out", required=True, metavar="DIR", help="where the project is written: a new or empty folder")
+    parser.add_argument("--force", action="store_true", help="write into a non-empty --out, replacing files of the same names")
     parser.add_argument("--backend", metavar="SPEC", help="model backend (default: llamacpp:smollm2)")
     parser.add_argument("--role", action="append", metavar="ROLE=SPEC", help="give one role its own backend")
     parser.add_argument("--sandbox", metavar="NAME", help="where the tests run: docker (default) or local (unsafe)")
@@ -79,9 +82,8 @@ class HandoverLog:
         print(f"[{elapsed:6.1f}s] {text}  (tokens {self.tokens:,}, ${self.cost:.4f})", file=self.stream, flush=True)
 
 
-async def _build(idea: str, out: Path, system: Sop, resources: Resources, config: Config) -> tuple[Team, Office]:
+async def _build(idea: str, out: Path, system: Sop, resources: Resources, budget: Budget, config: Config) -> tuple[Team, Office]:
     async with resources.opened(out):
-        budget = Budget(limit=config.getoption("max_cost"))
         log = HandoverLog()
         ctx = SampleContext(
             backends=resources.backends, sandbox=resources.sandbox, budget=budget, seed=config.getoption("seed"), on_call=log.on_call, on_event=log.on_event
@@ -123,14 +125,33 @@ def write_project(out: Path, team: Team, office: Office) -> TestReport | None:
     return report
 
 
-def cmd_sop(config: Config) -> int:
-    system = Sop(parse_pairs(config.getoption("system_opt"), "--system-opt"))
-    out = Path(config.getoption("out"))
+def prepare_out(out: Path, force: bool) -> None:
+    """Make ``out`` (new, or empty unless ``force``) and prove it writable, before any model call.
+    UsageError names the folder and the fix."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: a file is in the way; give a directory")
+    if out.is_dir() and not force:
+        present = sorted(entry.name for entry in out.iterdir())
+        if present:
+            shown = ", ".join(present[:5]) + (", …" if len(present) > 5 else "")
+            raise UsageError(f"--out {out} is not empty ({len(present)} entries: {shown}); give a new or empty folder, or add --force to write into it (files of the same names are replaced)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot write there ({exc.strerror}); give a folder you can write") from exc
+
+
+def cmd_sop(config: Config) -> int:
+    idea = config.getoption("idea").strip()
+    if not idea:
+        raise UsageError('give the requirement to build, e.g. harness sop "a cli number guessing game" --out game/')
+    system = Sop(config.system_options(Sop.name, config.getoption("system_opt")))
+    budget = Budget.from_config(config)
+    out = Path(config.getoption("out"))
     resources = Resources.resolve(config, Resources.roles_of(system))
-    out.mkdir(parents=True, exist_ok=True)
-    team, office = asyncio.run(_build(config.getoption("idea"), out, system, resources, config))
+    prepare_out(out, bool(config.getoption("force")))
+    team, office = asyncio.run(_build(idea, out, system, resources, budget, config))
     report = write_project(out, team, office)
     code, why = final_code(team)
     verdict = "untested (no QA engineer in the team)" if report is None else report.render().splitlines()[0].removeprefix("## ")
