@@ -123,7 +123,9 @@ DATA_LOCATION_OPTIONS = frozenset({"path", "source"})
 
 
 def _pairs(options: dict[str, Any] | None, prefix: str = "") -> list[str]:
-    return [f"{prefix}{key}={value}" for key, value in sorted((options or {}).items())]
+    """``key=value`` each; a table option (harness.toml's ``[systems.NAME.KEY.…]``) shows its
+    entries' names: ``experts=big,small`` (the configuration's key still holds all of it)."""
+    return [f"{prefix}{key}={','.join(map(str, value)) if isinstance(value, dict) else value}" for key, value in sorted((options or {}).items())]
 
 
 def models_label(spec: dict[str, Any]) -> str:

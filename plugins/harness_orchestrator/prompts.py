@@ -60,7 +60,7 @@ def code_tools(settings: Settings, prices: dict[str, TokenPrice | None]) -> list
         ))  # fmt: skip
     tools.append(_function(
         RUN_PYTHON,
-        f"Run a Python 3 program in a sandbox (no network; {settings.run_timeout:g} s at most). The result gives its exit "
+        f"Run a Python 3 program in the sandbox ({settings.run_timeout:g} s at most). The result gives its exit "
         "status, standard output and standard error.",
         {"code": {"type": "string", "description": "the whole program"}},
     ))  # fmt: skip

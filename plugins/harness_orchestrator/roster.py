@@ -100,7 +100,7 @@ def _from_text(text: str) -> list[Expert]:
     experts = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, sep, spec = item.partition("=")
-        if not sep:
+        if not sep or ":" in name:  # a spec alone (one may hold "=": dialog:create?tools=1)
             name, spec = _name_of(item), item
         if not spec:
             raise ConfigError(f"system orchestrator: experts item {item!r} names no backend; write NAME=SPEC or SPEC")

@@ -13,13 +13,15 @@ user message). Dialog scenarios: ``tau2`` (always hand the turn to expert-1), ``
 (name expert-7 until told it does not exist, then expert-1). Parameters: ``tools=1`` claims the
 ``tools`` feature and answers with structured calls (otherwise Hermes ``<tool_call>`` text);
 ``price=IN/OUT`` makes the backend charge USD per million input/output tokens, as a models
-table would.
+table would; ``delay=SECONDS`` before each answer (the call's measured latency).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
 from functools import cache
 from typing import ClassVar
 from urllib.parse import parse_qs
@@ -91,11 +93,14 @@ class OrchestratorScriptedBackend(Backend):
         self.structured = params.get("tools") == "1"
         self.features = frozenset({"seed", "tools"} if self.structured else {"seed"})
         self.price = TokenPrice(*map(float, params["price"].split("/"))) if "price" in params else None
+        self.delay = float(params.get("delay", 0))
 
     def token_price(self):
         return self.price
 
     async def complete(self, request: CompletionRequest) -> Completion:
+        started = time.monotonic()
+        await asyncio.sleep(self.delay)
         script = _script(self.scenario, request)
         replies = sum(1 for m in request.messages if m.role == "assistant")
         line = script[min(replies, len(script) - 1)]
@@ -103,7 +108,7 @@ class OrchestratorScriptedBackend(Backend):
         text = "\n".join(m.content or "" for m in request.messages)
         usage = Usage(len(text) // 4, len(message.content or "") // 4 + 5 * len(message.tool_calls or [1]))
         cost = self.price.cost(usage) if self.price else 0.0
-        return Completion(message, usage, "scripted-orchestrator", "stop", cost=cost)
+        return Completion(message, usage, "scripted-orchestrator", "stop", cost=cost, latency=time.monotonic() - started)
 
     def _message(self, line, index: int) -> Message:
         if isinstance(line, str):
