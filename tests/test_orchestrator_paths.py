@@ -11,18 +11,24 @@ import json
 
 import pytest
 from conftest import harness, last_json, records
+from test_report import probe
 
 PLUGINS = ["-p", "harness_orchestrator", "-p", "harness_test_orchestrator_scripted"]
 DIALOG = [*PLUGINS, "-p", "harness_test_dialog_scripted"]
 PROBLEM = "humaneval::HumanEval/0"
 
 
-def _run(workdir, *args, plugins=PLUGINS):
+def _run_with_log(workdir, *args, plugins=PLUGINS):
+    """(summary, run folder, records, the progress lines on stderr) of a run that must finish."""
     proc = harness("run", *plugins, "--system", "orchestrator", "--sandbox", "local", "--json", *args, cwd=workdir)
     assert proc.returncode == 0, proc.stderr
     summary = last_json(proc.stdout)
     run_dir = workdir / "results" / summary["run_id"]
-    return summary, run_dir, records(run_dir)
+    return summary, run_dir, records(run_dir), proc.stderr
+
+
+def _run(workdir, *args, plugins=PLUGINS):
+    return _run_with_log(workdir, *args, plugins=plugins)[:3]
 
 
 def _calls(run_dir, record, role=None):
@@ -106,7 +112,7 @@ def test_costs_are_each_calls_usage_at_the_configured_prices_and_the_board_shows
     """The roster from harness.toml (a price given there, a price from the expert's backend),
     the orchestrator at its backend's price; then the routing baseline beside it."""
     (workdir / "harness.toml").write_text(TOML)
-    summary, run_dir, recs = _run(workdir, PROBLEM, "humaneval::HumanEval/1", "--backend", "orch:expert?tools=1&price=1.5/6&delay=0.05")
+    summary, run_dir, recs, log = _run_with_log(workdir, PROBLEM, "humaneval::HumanEval/1", "--backend", "orch:expert?tools=1&price=1.5/6&delay=0.05")
     prices = {"orchestrator": (1.5, 6.0), "expert-solver": (2.0, 8.0), "expert-cheap": (0.1, 0.2)}
     for record in recs:
         assert record["status"] == "passed"
@@ -123,6 +129,8 @@ def test_costs_are_each_calls_usage_at_the_configured_prices_and_the_board_shows
     by_role = summary["cost_by_role"]
     assert by_role["expert-solver"]["calls"] == 2 and "expert-cheap" not in by_role  # the scripted orchestrator only calls expert-1
     assert by_role["orchestrator"]["mean_latency"] == pytest.approx(by_role["orchestrator"]["latency"] / 4, abs=1e-4) and by_role["orchestrator"]["mean_latency"] >= 0.05
+    assert [(w["role"], w["calls"]) for w in summary["work_by_role"]] == [("orchestrator", 4), ("expert-solver", 2)]  # expert-cheap did nothing
+    assert "work by role (calls, share of tokens): orchestrator 4 calls" in log and "· expert-solver 2 calls" in log
     spec = json.loads((run_dir / "run.json").read_text())["system"]
     assert spec["roles"] == ["orchestrator", "expert-solver", "expert-cheap"]
     assert spec["resolved"]["preferences"]["prefer"] == "cost" and spec["resolved"]["experts"][0]["input_price"] == 2.0
@@ -150,6 +158,10 @@ def test_costs_are_each_calls_usage_at_the_configured_prices_and_the_board_shows
     assert report.returncode == 0, report.stderr
     page = (workdir / "r.html").read_text()
     assert "work by role: calls, % of tokens" in page and "mean_latency" in page
+    seen = probe(workdir, workdir / "r.html", """
+      const board = document.querySelector("table.board").getBoundingClientRect();
+      result = {page: document.documentElement.scrollWidth, window: innerWidth, board_right: board.right};""")
+    assert seen["page"] <= seen["window"] and seen["board_right"] <= seen["window"], "with the work column the page scrolls sideways at 1,400 px"
 
 
 def test_two_prices_for_one_expert_and_unknown_roles_are_refused_before_anything_starts(workdir):

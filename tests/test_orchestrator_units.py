@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import TEST_PLUGINS
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -226,7 +227,8 @@ def test_two_prices_for_one_model_are_refused():
     assert "role expert-a: two prices for one model" in str(caught.value) and "gpt5 says $1.25/$10.0" in str(caught.value)
 
 
-def test_a_role_uses_its_preset_backend_unless_role_gives_another():
+def test_a_role_uses_its_preset_backend_unless_role_gives_another(monkeypatch):
+    monkeypatch.syspath_prepend(str(TEST_PLUGINS))
     config = Config(argparse.Namespace(), load_plugins(extra=["harness_test_orchestrator_scripted"]))
     roles = {"orchestrator": "system orchestrator", "expert-a": "system orchestrator", "user": "task tau2-mock"}
     backends = resolve_backends("orch:answer", None, config, roles, {"expert-a": "orch:solver", "expert-gone": "orch:x"})

@@ -292,7 +292,7 @@ def execute_blocking(run: Run) -> dict[str, Any] | None:
 
 def summarize(run: Run, status: str) -> dict[str, Any]:
     records = run.store.read_records()
-    return summarize_records(records, repeats=run.repeats, kind=run.task.kind) | {
+    return summarize_records(records, repeats=run.repeats, kind=run.task.kind, system_roles=list(run.system.roles)) | {
         "run_id": run.id,
         "results": str(run.store.path),
         "status": status,

@@ -48,7 +48,7 @@ from harness.errors import PluginError, UsageError
 from harness.plugins import Plugins
 from harness.results.metrics import mean_over_samples, pass_at_k, pass_hat_k
 from harness.results.stats import bootstrap_mean_ci
-from harness.results.summary import attempts_by_sample, cost_by_role
+from harness.results.summary import attempts_by_sample, work_by_role, work_label
 from harness.store import RunStore, list_runs
 from harness.types import Record
 
@@ -256,23 +256,14 @@ def _row(group: list[RunData], pairs: list[tuple[int, int]], ks: list[int]) -> d
         "harness": ", ".join(sorted({str(run.spec.get("versions", {}).get("harness")) for run in group})),
         "date": str(last.spec.get("ended_at") or last.spec.get("started_at") or "")[:10],
         "dataset": str(first.spec["task"].get("dataset", {}).get("sha256") or "")[:12],
-        "work_by_role": work_by_role(group),
+        "work_by_role": _work(group),
     }
 
 
-def work_by_role(group: list[RunData]) -> list[dict[str, Any]]:
-    """The system's roles in the pooled records: calls, tokens, cost, mean latency and share of
-    the system's tokens, in the order the system declares its roles."""
-    records = [r for run in group for r in run.records]
-    totals = cost_by_role(records)
-    declared = group[0].spec["system"].get("roles")
-    roles = [role for role in declared if role in totals] if declared is not None else list(totals)
-    tokens = sum(totals[role]["input_tokens"] + totals[role]["output_tokens"] for role in roles)
-    return [
-        {"role": role} | {key: totals[role][key] for key in ("calls", "input_tokens", "output_tokens", "cost", "mean_latency")}
-        | {"token_share": round((totals[role]["input_tokens"] + totals[role]["output_tokens"]) / tokens, 4) if tokens else None}
-        for role in roles
-    ]
+def _work(group: list[RunData]) -> list[dict[str, Any]]:
+    """`work_by_role` of the pooled records, for the roles the system declared (every role of the
+    records for runs whose run.json predates ``system.roles``)."""
+    return work_by_role([r for run in group for r in run.records], group[0].spec["system"].get("roles"))
 
 
 def build_rows(runs: list[RunData]) -> list[dict[str, Any]]:
@@ -318,15 +309,6 @@ def wall_label(walls: list[float]) -> str:
 SECONDARY_COLUMNS = ("tokens in/out", "latency p50 s", "wall s per run", "sandbox", "harness", "date")
 #: The column of `work_label`, shown when some row's system has more than one model role.
 WORK_COLUMN = "work by role: calls, % of tokens"
-
-
-def work_label(work: list[dict[str, Any]]) -> str:
-    """``orchestrator 12 calls 31% · expert-big 3 calls 69%``: each role's calls and share of tokens."""
-    parts = []
-    for entry in work:
-        share = "" if entry["token_share"] is None else f" {entry['token_share']:.0%}"
-        parts.append(f"{entry['role']} {entry['calls']} call{'' if entry['calls'] == 1 else 's'}{share}")
-    return " · ".join(parts)
 
 
 def display_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
