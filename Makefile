@@ -9,7 +9,7 @@ STAMP   = $(VENV)/.installed
 # The project's question on the embedded defaults: does the SOP company beat the model alone?
 # Both run on the same few problems (llama.cpp SmolLM2-135M, docker sandbox), then the leaderboard.
 MAIN_RESULTS ?= results/main
-MAIN_TASK    ?= humaneval --limit 3
+MAIN_TASK    ?= mbpp --limit 3
 run: setup sandbox
 	$(BIN)/harness run --results-dir $(MAIN_RESULTS) --system direct --task $(MAIN_TASK)
 	$(BIN)/harness run --results-dir $(MAIN_RESULTS) --system sop --task $(MAIN_TASK) --system-opt max_tokens=256 --system-opt max_fix_rounds=1

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -100,9 +101,9 @@ def harness_run(workdir: Path, args: argparse.Namespace, run_id: str, concurrenc
     ]  # fmt: skip
     if concurrency is not None:
         argv += ["--max-concurrency", str(concurrency)]
-    started = time.monotonic()
+    started, cpu = time.monotonic(), _children_cpu()
     done = subprocess.run(argv, capture_output=True, text=True)
-    process_seconds = time.monotonic() - started
+    process_seconds, cpu = time.monotonic() - started, _children_cpu() - cpu
     if done.returncode not in (0, 1):
         sys.exit(f"harness run failed (exit {done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     summary = json.loads(done.stdout.strip().splitlines()[-1])
@@ -115,6 +116,7 @@ def harness_run(workdir: Path, args: argparse.Namespace, run_id: str, concurrenc
     return {
         "run_seconds": summary["wall_seconds"],
         "process_seconds": process_seconds,
+        "cpu_seconds": cpu,
         "simulations": summary["attempts"],
         "calls": sum(role["calls"] for role in summary["cost_by_role"].values()),
         "tokens": {
@@ -132,12 +134,18 @@ def tau2_run(workdir: Path, args: argparse.Namespace, base_url: str, alias: str,
         "n": args.n, "trials": args.trials, "max_tokens": args.max_tokens, "max_steps": args.max_steps,
         "concurrency": args.concurrency, "base_url": base_url, "alias": alias, "results_dir": str(workdir / f"tau2-results-{round_no}"),
     }  # fmt: skip
-    started = time.monotonic()
+    started, cpu = time.monotonic(), _children_cpu()
     done = subprocess.run([sys.executable, "-c", TAU2_SCRIPT, json.dumps(params)], capture_output=True, text=True, cwd=workdir)
-    process_seconds = time.monotonic() - started
+    process_seconds, cpu = time.monotonic() - started, _children_cpu() - cpu
     if done.returncode != 0:
         sys.exit(f"tau2's runner failed (exit {done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1]) | {"process_seconds": process_seconds}
+    return json.loads(done.stdout.strip().splitlines()[-1]) | {"process_seconds": process_seconds, "cpu_seconds": cpu}
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the waited-for child processes (the runners; not the llama.cpp server)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def per_hour(simulations: int, seconds: float) -> float:
@@ -186,7 +194,7 @@ def report(result: dict[str, Any]) -> str:
         return (
             f"{label}: {side['per_hour']:8.1f} simulations/hour ({side['simulations']} in {side['run_seconds']:.1f} s; "
             f"whole process {side['per_hour_process']:.1f}/hour), {side['calls_per_simulation']:.1f} model calls per simulation, "
-            f"tokens in/out {side['tokens']['input']:,}/{side['tokens']['output']:,}, "
+            f"tokens in/out {side['tokens']['input']:,}/{side['tokens']['output']:,}, runner CPU {side['cpu_seconds']:.1f} s, "
             f"terminations {side['terminations']}, average reward {side['avg_reward']}"
         )
 

@@ -28,7 +28,7 @@ from harness.errors import (  # noqa: E402
     UsageError,
 )
 from harness.resources import Resources  # noqa: E402
-from harness.sandbox import CheckRow, Sandbox  # noqa: E402
+from harness.sandbox import CheckRow, RpcError, RpcHandler, Sandbox  # noqa: E402
 from harness.system import System  # noqa: E402
 from harness.task import Task  # noqa: E402
 from harness.types import (  # noqa: E402
@@ -40,6 +40,7 @@ from harness.types import (  # noqa: E402
     Limits,
     Message,
     Outcome,
+    ProgramRun,
     Record,
     RunInfo,
     Sample,
@@ -70,9 +71,12 @@ __all__ = [
     "ModelConfig",
     "OptionParser",
     "Outcome",
+    "ProgramRun",
     "PluginError",
     "Record",
     "Resources",
+    "RpcError",
+    "RpcHandler",
     "RoleMeter",
     "RunInfo",
     "Sample",

@@ -57,6 +57,12 @@ class Backend(abc.ABC):
     async def close(self) -> None:
         """Stop whatever `start` launched. Must be safe to call twice and after a failed start."""
 
+    def capacity(self) -> int | None:
+        """Requests the backend serves at once once started: the sum over its replicas of their
+        ``max_connections``; None when unknown (a hosted API without a stated limit). What
+        ``--max-concurrency auto`` adds up."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         """What run.json records: spec, model, resolved endpoints, server flags. Never a key."""
         return {"spec": self.spec, "scheme": self.scheme}

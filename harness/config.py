@@ -51,6 +51,10 @@ TABLES = {"run": "[run]", "tasks": "[tasks.NAME]", "systems": "[systems.NAME]", 
 RUN_DEFAULTS: dict[str, Any] = {"system": "direct", "repeats": 1, "max_concurrency": 4}
 #: Options of `harness run` that describe one invocation, not a default: not allowed in [run].
 NOT_DEFAULTS = {"help", "node_ids", "keyword", "marker", "limit", "lf", "resume", "run_id", "json", "config", "plugins", "task_opt", "system_opt"}
+#: The --max-concurrency value that sizes the run to its resources (`Resources.auto_concurrency`).
+AUTO = "auto"
+#: harness.toml's one top-level key: models files (as `harness serve` writes) whose tables join its own.
+MODELS_FILES = "models_files"
 MODEL_KEYS = {"base_url", "api_key_env", "model", "input_price", "output_price", "max_connections", "timeout", "attempts", "backoff", "backend", "hour_price"}
 
 
@@ -118,6 +122,17 @@ def _model_from_table(name: str, table: dict[str, Any], source: str) -> ModelCon
     return model
 
 
+def concurrency(text: str) -> int | str:
+    """--max-concurrency's type: a whole number >= 1 (checked later), or ``auto``: as many samples
+    in flight as the run's backends and sandbox can serve (resolved once they have started)."""
+    if text.strip().lower() == AUTO:
+        return AUTO
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a whole number nor {AUTO!r}") from None
+
+
 def closest(word: str, choices: Iterable[str]) -> str:
     """``"; did you mean X?"`` for the choice most like ``word``, or "" when none is close."""
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
@@ -156,25 +171,75 @@ def _named_tables(data: dict[str, Any], table: str, path: Path) -> dict[str, dic
 
 
 def load_settings(path: Path) -> FileSettings:
-    """Read and shape-check harness.toml. ConfigError names an unknown table and the known ones."""
+    """Read and shape-check harness.toml, with the models files its ``models_files = [...]`` lists
+    (paths relative to it; their [models.NAME] tables join its own, see `merge_models`).
+    ConfigError names an unknown table and the known ones."""
     data = load_toml(path)
+    listed = data.pop(MODELS_FILES, [])
     unknown = sorted(set(data) - set(TABLES))
     if unknown:
-        hint = closest(unknown[0], TABLES)
+        hint = closest(unknown[0], [*TABLES, MODELS_FILES])
         raise ConfigError(
-            f"{path}: unknown table(s) {', '.join(f'[{name}]' for name in unknown)}{hint or '.'} harness.toml has the tables {', '.join(TABLES.values())}"
+            f"{path}: unknown table(s) {', '.join(f'[{name}]' for name in unknown)}{hint or '.'} harness.toml has the tables "
+            f"{', '.join(TABLES.values())} and the key {MODELS_FILES} = [\"FILE\", …]"
         )
     run = data.get("run", {})
     if not isinstance(run, dict):
         raise ConfigError(f"{path}: 'run' must be a table: [run] with option = value lines")
     models = _named_tables(data, "models", path)
-    return FileSettings(
+    settings = FileSettings(
         path=path,
         models={name: _model_from_table(name, table, str(path)) for name, table in models.items()},
         tasks=_named_tables(data, "tasks", path),
         systems=_named_tables(data, "systems", path),
         run=run,
     )
+    if not isinstance(listed, list) or not all(isinstance(item, str) for item in listed):
+        raise ConfigError(f'{path}: {MODELS_FILES} must be a list of paths, e.g. {MODELS_FILES} = ["served-a.toml", "served-b.toml"]')
+    for item in listed:
+        models_file = path.parent / item
+        if not models_file.is_file():
+            raise ConfigError(f"{path}: {MODELS_FILES} lists {item!r}, but {models_file} is no file; fix the path (relative to {path.parent})")
+        other = load_settings(models_file)
+        if other.run or other.tasks or other.systems:
+            raise ConfigError(f"{models_file} (listed in {path} {MODELS_FILES}): a models file holds only [models.NAME] tables")
+        merge_models(settings.models, other.models, models_file)
+    return settings
+
+
+def merge_models(into: dict[str, ModelConfig], models: dict[str, ModelConfig], source: Path) -> None:
+    """Add the ``models`` read from ``source`` to ``into``: a name that is new is added; a name
+    already there is the same model served elsewhere, so its replicas (base_url) join the entry's
+    list, and every other key must agree. ConfigError names the key that differs."""
+    for name, model in models.items():
+        known = into.get(name)
+        if known is None:
+            into[name] = copy.deepcopy(model)
+            continue
+        theirs, ours = model.describe(), known.describe()
+        differing = [key for key in ours if key not in ("name", "base_urls") and ours[key] != theirs[key]]
+        if differing:
+            key = differing[0]
+            raise ConfigError(
+                f"{source}: [models.{name}] {key} = {theirs[key]!r}, but the same model read before has {key} = {ours[key]!r}. "
+                f"Replicas of one model must agree on everything but base_url; make them agree, or give one fleet another name."
+            )
+        known.base_urls += [url for url in model.base_urls if url not in known.base_urls]
+
+
+def merge_settings(parts: list[FileSettings]) -> FileSettings:
+    """Several harness.toml files (``--config`` given more than once), in order: their models
+    combine (`merge_models`); for [run], [tasks.NAME] and [systems.NAME] a later file's key wins."""
+    if not parts:
+        return FileSettings()
+    merged = copy.deepcopy(parts[0])
+    for part in parts[1:]:
+        merge_models(merged.models, part.models, part.path or Path("harness.toml"))
+        merged.run |= part.run
+        for mine, theirs in ((merged.tasks, part.tasks), (merged.systems, part.systems)):
+            for name, table in theirs.items():
+                mine[name] = mine.get(name, {}) | table
+    return merged
 
 
 def load_models(path: Path) -> dict[str, ModelConfig]:
@@ -329,14 +394,16 @@ class Config:
             self.settings.run[key] = coerce_option(allowed[key], value, f"{where}: [run]")
 
 
-def find_config_file(explicit: str | None) -> Path | None:
+def find_config_files(explicit: list[str] | None) -> list[Path]:
+    """The harness.toml files to read: every ``--config FILE`` in order, else $HARNESS_CONFIG,
+    else ./harness.toml when there is one."""
     if explicit:
-        path = Path(explicit)
-        if not path.is_file():
-            raise ConfigError(f"--config {explicit}: no such file")
-        return path
+        missing = [name for name in explicit if not Path(name).is_file()]
+        if missing:
+            raise ConfigError(f"--config {missing[0]}: no such file")
+        return [Path(name) for name in explicit]
     env = os.environ.get("HARNESS_CONFIG")
     if env:
-        return Path(env)
+        return [Path(env)]
     here = Path("harness.toml")
-    return here if here.is_file() else None
+    return [here] if here.is_file() else []

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.backend import Backend
-from harness.config import Config, parse_pairs
+from harness.config import RUN_DEFAULTS, Config, parse_pairs
 from harness.errors import ConfigError, UsageError
 from harness.sandbox import Sandbox
 from harness.system import System
@@ -122,6 +122,21 @@ class Resources:
     @property
     def distinct_backends(self) -> list[Backend]:
         return list(dict.fromkeys(self.backends.values()))
+
+    def auto_concurrency(self, code: bool) -> tuple[int, str]:
+        """What ``--max-concurrency auto`` stands for, once the resources have started: the sum
+        of the distinct backends' `Backend.capacity` (their replicas' ``max_connections``), plus,
+        for a code task (``code``) or a run without a model, the sandbox's `Sandbox.capacity`
+        (its pool). A part whose capacity is unknown counts as the default --max-concurrency.
+        Returns (samples in flight >= 1, how it was reckoned, for the terminal)."""
+        default = int(RUN_DEFAULTS["max_concurrency"])
+        parts: list[tuple[str, int | None]] = [(f"backend {b.spec}", b.capacity()) for b in self.distinct_backends]
+        if code or not parts:
+            parts.append((f"sandbox {self.sandbox.name}", self.sandbox.capacity()))
+        counted = [(name, default if capacity is None else capacity, capacity is None) for name, capacity in parts]
+        total = max(1, sum(capacity for _, capacity, _ in counted))
+        terms = " + ".join(f"{name} {capacity}" + (" (capacity unknown: the default)" if unknown else "") for name, capacity, unknown in counted)
+        return total, f"{total} = {terms}"
 
     def serving(self) -> dict[str, dict[str, Any]]:
         """Backend spec -> its server time and cost (`Backend.serving`), for the backends that

@@ -173,6 +173,24 @@ class ExecResult:
         return self.exit_code == 0 and not self.timed_out and not self.oom
 
 
+@dataclass
+class ProgramRun:
+    """What a sandbox saw of one judged test program (`Sandbox.run_program`), from outside the
+    program's process: the judge (harness.codetasks.testrunner) derives the verdict from it."""
+
+    reports: list[str]  # the packets that arrived on the report channel, in order
+    exit_code: int | None  # negative: ended by that signal
+    cpu_seconds: float  # user + system CPU time of the program's process (and children it reaped)
+    duration: float  # wall-clock seconds
+    limit: str | None  # "cpu" or "wall" when the sandbox stopped the program at that limit
+    stderr: str
+    tier: str
+    oom: bool = False
+    truncated: bool = False
+    reports_dropped: int = 0  # packets past the ones kept
+    waiting_seconds: float | None = None  # runnable without a CPU, when the wall limit stopped it
+
+
 # --- records ---------------------------------------------------------------------------------
 
 

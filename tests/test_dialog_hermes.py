@@ -103,3 +103,31 @@ def test_each_participant_sees_only_its_side():
     ]
     assert user[3].tool_calls[0].name == "toggle_airplane_mode"
     assert Conversation.from_list(conversation.to_list()) == conversation
+
+
+async def test_native_requests_send_text_beside_tool_calls_never_null():
+    """llama.cpp's Jinja chat templates concatenate contents and fail on null (tau2-mock's
+    histories hold assistant tool calls without text)."""
+    from harness.backend import Backend
+    from harness.context import Budget, SampleContext
+    from harness.dialog import take_turn
+    from harness.types import Completion, Usage
+
+    class Recorder(Backend):
+        scheme = "recorder"
+        features = frozenset({"tools"})
+        requests: list = []
+
+        async def complete(self, request):
+            self.requests.append(request)
+            return Completion(Message("assistant", "ok"), Usage(1, 1), "m")
+
+    backend = Recorder("recorder:x", None)
+    model = SampleContext(backends={"default": backend}, sandbox=None, budget=Budget()).llm()
+    history = [Message("user", "hi"), Message("assistant", None, [ToolCall("c1", "f", "{}")]), Message("tool", "done", tool_call_id="c1")]
+    schema = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+    reply = await take_turn(model, "Be brief.", history, [schema], max_tokens=8)
+    [request] = backend.requests
+    assert reply == Message("assistant", "ok") and request.tools == [schema] and request.tool_choice == "auto"
+    assert [m.content for m in request.messages] == ["Be brief.", "hi", "", "done"]
+    assert request.messages[2].tool_calls == [ToolCall("c1", "f", "{}")]

@@ -26,6 +26,8 @@ def test_every_canonical_solution_passes(docker_sandbox):
     failing = {tid: o.output[-300:] for tid, o in outcomes.items() if o.status != "passed"}
     assert not failing, failing
     assert len(outcomes) == 164
+    flagged = {tid: o.details["tamper"] for tid, o in outcomes.items() if o.details["tamper"]}
+    assert flagged == {}, "a canonical solution carries tamper evidence"
 
 
 def test_wrong_crashing_looping_and_memory_hungry_completions_fail(docker_sandbox):

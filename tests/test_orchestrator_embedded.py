@@ -87,3 +87,17 @@ def test_the_embedded_expert_takes_the_turns_on_tau2(workdir):
     assert len(agent_turns) == len(expert_replies) - (record["details"]["termination"] == "agent_error")
     assert all("call_expert" not in json.dumps(turn) for turn in agent_turns)
     assert record["roles"]["expert-smol"]["output_tokens"] > 0 and record["roles"]["orchestrator"]["calls"] == len(expert_replies)
+
+
+def test_the_routing_baseline_asks_the_expert_what_the_model_alone_is_asked(workdir):
+    """route=always:NAME through call_expert and `direct` with the same model: same requests,
+    same answers, same tokens (temperature 0)."""
+    common = ["--task", "humaneval", "--limit", "2", "--sandbox", "local", "--json"]
+    routed, _, routed_recs = _run(workdir, *common, "--system-opt", "experts=smol=llamacpp:smollm2", "--system-opt", "route=always:smol")
+    proc = harness("run", "--system", "direct", *common, "--system-opt", "max_tokens=96", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    direct = last_json(proc.stdout)
+    direct_recs = records(workdir / "results" / direct["run_id"])
+    assert [r["answer"] for r in routed_recs] == [r["answer"] for r in direct_recs]
+    assert [r["status"] for r in routed_recs] == [r["status"] for r in direct_recs]
+    assert routed["tokens"] == direct["tokens"] and set(routed["cost_by_role"]) == {"expert-smol"}

@@ -164,6 +164,17 @@ def test_costs_are_each_calls_usage_at_the_configured_prices_and_the_board_shows
     assert seen["page"] <= seen["window"] and seen["board_right"] <= seen["window"], "with the work column the page scrolls sideways at 1,400 px"
 
 
+def test_a_resumed_run_calls_the_experts_of_its_run_json_not_of_todays_harness_toml(workdir):
+    (workdir / "harness.toml").write_text(TOML)
+    _run(workdir, PROBLEM, "--backend", "orch:expert?tools=1", "--run-id", "grow")
+    (workdir / "harness.toml").write_text('[systems.orchestrator.experts.other]\nbackend = "orch:loop"\n')
+    proc = harness("run", *PLUGINS, "--resume", "grow", "--repeats", "2", "--json", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    second = records(workdir / "results" / "grow")[1]
+    assert second["repeat"] == 1 and second["status"] == "passed"
+    assert second["roles"]["expert-solver"]["cost"] > 0 and "expert-other" not in second["roles"]  # the recorded roster, priced as recorded
+
+
 def test_two_prices_for_one_expert_and_unknown_roles_are_refused_before_anything_starts(workdir):
     (workdir / "harness.toml").write_text('[systems.orchestrator.experts.x]\nbackend = "orch:solver?price=1/2"\ninput_price = 3\noutput_price = 4\n')
     proc = harness("run", *PLUGINS, "--system", "orchestrator", PROBLEM, "--backend", "orch:answer", "--sandbox", "local", cwd=workdir)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import re
 from pathlib import Path
 
@@ -14,13 +15,14 @@ from conftest import TEST_PLUGINS
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness import ConfigError, Message, TokenPrice, Usage
+from harness import ConfigError, Message, TokenPrice, ToolCall, Usage
 from harness.backend import Backend, Model, RoleMeter
 from harness.config import Config
 from harness.plugins import load_plugins
 from harness.resources import check_prices, resolve_backends
 from harness.types import Completion
 from harness_orchestrator import Orchestrator
+from harness_orchestrator.calls import arguments
 from harness_orchestrator.options import parse_settings
 from harness_orchestrator.preferences import parse_preferences
 from harness_orchestrator.prompts import TRANSFER_TOOL, dialog_prompt, dialog_tools, replace_transfers
@@ -78,6 +80,24 @@ def test_bad_rosters_are_refused_with_the_fix(value, message):
     with pytest.raises(ConfigError) as caught:
         parse_roster(value)
     assert message in str(caught.value)
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=10), lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=6)
+
+
+@given(value=JSON, raw=st.text(max_size=30))
+def test_call_arguments_are_read_or_answered_with_an_error_never_a_crash(value, raw):
+    for text in (json.dumps(value), raw):
+        result = arguments(ToolCall("c", "run_python", text), {"code": "a Python program"})
+        try:
+            parsed = json.loads(text) if text.strip() else {}
+        except json.JSONDecodeError:
+            assert isinstance(result, str) and result.startswith("Error: the arguments of run_python are not valid JSON")
+            continue
+        if isinstance(parsed, dict) and isinstance(parsed.get("code"), str):
+            assert result == parsed
+        else:
+            assert isinstance(result, str) and result.startswith("Error:") and "run_python" in result
 
 
 # --- preferences and options ----------------------------------------------------------------

@@ -136,3 +136,17 @@ def test_records_of_a_resumed_run_are_never_duplicated(workdir):
     assert len(lines) == 4  # the infra error was retried (and failed again): one more line
     shown = harness("leaderboard", "--format", "json", cwd=workdir)
     assert shown.returncode == 0, shown.stderr
+
+
+def test_a_lone_surrogate_completion_is_one_record_and_the_run_goes_on(workdir, tmp_path):
+    """Issue 10, section 3: this completion made the store raise and the run end `crashed` with
+    no record; now it is scored like any other and the other samples are kept."""
+    path = tmp_path / "surrogate.jsonl"
+    path.write_text(json.dumps({"task_id": "HumanEval/23", "completion": "    return '\ud800'\n"}) + "\n" + json.dumps({"task_id": "HumanEval/0", "completion": canonical("HumanEval/0")}) + "\n")
+    proc = harness("score", str(path), "--task", "humaneval", "--sandbox", "local", "--json", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    summary = last_json(proc.stdout)
+    assert summary["status"] == "finished" and summary["attempts"] == 2 and summary["counts"]["passed"] == 1
+    lines = records(workdir / "results" / summary["run_id"])
+    assert {r["sample_id"]: r["status"] for r in lines} == {"HumanEval/23": "failed", "HumanEval/0": "passed"}
+    assert "\ud800" in next(r["answer"] for r in lines if r["sample_id"] == "HumanEval/23")

@@ -199,3 +199,28 @@ async def test_a_priced_fleet_is_charged_for_every_server_while_it_ran(tmp_path:
     assert 2 * 0.3 < seconds <= 2 * wall  # both servers, from launch to exit
     assert backend.serving() == {"server_seconds": round(seconds, 3), "hour_price": 7.2, "cost": round(seconds * 7.2 / 3600, 8)}
     assert backend.describe()["hour_price"] == 7.2
+
+
+def test_multi_node_flags_reach_the_server_command_and_run_json(tmp_path: Path) -> None:
+    """The README's multi-node recipe: vLLM's Ray executor and its parallel sizes go to the
+    server's command line as given, and run.json's backend description records that line."""
+    (tmp_path / "config.json").write_text("{}")
+    recipe = config(tensor_parallel_size=8, vllm_arg=["--pipeline-parallel-size 2 --distributed-executor-backend ray"])
+    fleet = Fleet(Launcher(("vllm", "serve"), model_flag=False), resolve_model(str(tmp_path)), FleetOptions.from_config(recipe))
+    (server,) = VLLMBackend("vllm:x", recipe, fleet).describe()["servers"]
+    argv = server["argv"]
+    assert argv[argv.index("--tensor-parallel-size") + 1] == "8"
+    assert argv[-4:] == ["--pipeline-parallel-size", "2", "--distributed-executor-backend", "ray"]
+
+
+def test_a_served_fleet_beyond_loopback_keeps_its_key_out_of_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness_vllm.exposure import Exposure
+
+    (tmp_path / "config.json").write_text("{}")
+    monkeypatch.setenv("FLEET_KEY", "s3cret-key")
+    exposure = Exposure.from_config(config(host="0.0.0.0", api_key_env="FLEET_KEY"))
+    fleet = Fleet(Launcher(("vllm", "serve"), model_flag=False), resolve_model(str(tmp_path)), FleetOptions(), exposure)
+    (server,) = fleet.servers
+    assert server.host == "0.0.0.0" and server.env["VLLM_API_KEY"] == "s3cret-key" and server.probe_headers == {"Authorization": "Bearer s3cret-key"}
+    assert "s3cret-key" not in " ".join(server.argv_template) and "s3cret-key" not in str(VLLMBackend("vllm:x", config(), fleet).describe())
+    assert Exposure.from_config(config(host="localhost")).api_key_env is None  # loopback: no key needed

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from harness import __version__
 from harness.config import (
     Config,
-    FileSettings,
     OptionParser,
     closest,
-    find_config_file,
+    find_config_files,
     load_settings,
+    merge_settings,
 )
 from harness.errors import ExitCode, HarnessError, UsageError
 from harness.plugins import Plugins, load_plugins
@@ -68,7 +68,7 @@ class _Parser(argparse.ArgumentParser):
 def _preparse(argv: Sequence[str]) -> argparse.Namespace:
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("-p", dest="plugins", action="append", default=[])
-    pre.add_argument("--config")
+    pre.add_argument("--config", action="append")
     known, _ = pre.parse_known_args(argv)
     return known
 
@@ -82,7 +82,7 @@ def common_options(options: OptionParser):  # noqa: ANN201 - the add_common call
 
     def add_common(parser: argparse.ArgumentParser, plugin_options: bool = False, results_dir: bool = True) -> None:
         parser.add_argument("-p", dest="plugins", action="append", default=[], metavar="NAME", help="load plugin module NAME; -p no:NAME disables plugin NAME")
-        parser.add_argument("--config", metavar="FILE", help="harness.toml to read (default: ./harness.toml)")
+        parser.add_argument("--config", action="append", metavar="FILE", help="harness.toml to read (default: ./harness.toml); repeatable: the files' models tables combine, replicas of one model merging")
         if results_dir:
             parser.add_argument("--results-dir", metavar="DIR", help="where run records live (default: results/, or $HARNESS_RESULTS_DIR)")
         if plugin_options:
@@ -108,9 +108,9 @@ def run_actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
 
 
 def make_config(args: argparse.Namespace, plugins: Plugins, options: OptionParser, parser: argparse.ArgumentParser) -> Config:
-    path = find_config_file(args.config)
-    settings = load_settings(path) if path else FileSettings()
-    config = Config(options=args, plugins=plugins, models=settings.models, config_path=path, settings=settings, option_defaults=options.defaults)
+    paths = find_config_files(args.config)
+    settings = merge_settings([load_settings(path) for path in paths])
+    config = Config(options=args, plugins=plugins, models=settings.models, config_path=settings.path, settings=settings, option_defaults=options.defaults)
     config.check_settings(run_actions(parser))
     return config
 

@@ -12,7 +12,7 @@ from tabulate import tabulate
 
 from harness import hookimpl
 from harness.cli.results import cmd_show_sample
-from harness.config import RUN_DEFAULTS, Config
+from harness.config import RUN_DEFAULTS, Config, concurrency
 from harness.engine.assemble import (
     configured_task,
     make_task,
@@ -56,7 +56,7 @@ def harness_add_commands(subparsers: Any, add_common: Any) -> None:
     run.add_argument("--role", action="append", metavar="ROLE=SPEC", help="give one model role of the system its own backend")
     run.add_argument("--sandbox", metavar="NAME", help="sandbox tier: docker (default) or local (unsafe, host)")
     run.add_argument("--repeats", type=int, metavar="N", help=f"attempts per sample, for pass@k (default {RUN_DEFAULTS['repeats']}); with --resume, a larger N grows the run")
-    run.add_argument("--max-concurrency", type=int, metavar="N", help=f"samples in flight (default {RUN_DEFAULTS['max_concurrency']})")
+    run.add_argument("--max-concurrency", type=concurrency, metavar="N|auto", help=f"samples in flight (default {RUN_DEFAULTS['max_concurrency']}); auto: the backends' replicas x max_connections, plus the sandbox's pool for code tasks")
     run.add_argument("--max-cost", type=float, metavar="USD", help="stop scheduling once the run has spent this much (a positive amount)")
     run.add_argument("--max-infra-errors", type=int, metavar="N", help="stop scheduling after N infrastructure errors (a dead endpoint); resumable")
     run.add_argument("--seed", type=int, help="base seed; repeat r uses seed + r")

@@ -35,7 +35,7 @@ from harness.codetasks.external import (
     write_completions,
 )
 from harness.codetasks.task import CodeTask, records_sha256
-from harness.config import RUN_DEFAULTS, Config
+from harness.config import RUN_DEFAULTS, Config, concurrency
 from harness.dialog import DialogTask
 from harness.engine.assemble import make_task, new_run
 from harness.engine.scheduler import Run, execute_blocking
@@ -207,7 +207,7 @@ def _check_dialog_task(config: Config) -> int:
 def _sandbox_options(parser: Any) -> None:
     parser.add_argument("--task-opt", action="append", metavar="K=V", help="task option (repeatable)")
     parser.add_argument("--sandbox", metavar="NAME", help="sandbox tier: docker (default) or local (unsafe, host)")
-    parser.add_argument("--max-concurrency", type=int, metavar="N", help=f"samples in flight (default {RUN_DEFAULTS['max_concurrency']})")
+    parser.add_argument("--max-concurrency", type=concurrency, metavar="N|auto", help=f"samples in flight (default {RUN_DEFAULTS['max_concurrency']}); auto: the backends' replicas x max_connections, plus the sandbox's pool for code tasks")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
 
 

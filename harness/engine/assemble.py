@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.config import Config
+from harness.config import AUTO, Config
 from harness.context import Budget
 from harness.engine.scheduler import Run
 from harness.engine.selection import marker_hint, select, split_node_id
@@ -65,7 +65,7 @@ def task_name(config: Config) -> str:
 def check_positive(config: Config, *names: str) -> None:
     for name in names:
         value = config.getoption(name)
-        if value is not None and value < 1:
+        if value is not None and value != AUTO and value < 1:
             raise UsageError(f"{config.origin(name)} {value}: give a number >= 1")
 
 

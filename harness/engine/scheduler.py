@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.config import AUTO
 from harness.context import PHASE_EVENT, Budget, SampleContext
 from harness.errors import BackendError, SandboxError
 from harness.plugins import Plugins
@@ -42,7 +44,7 @@ class Run:
     resources: Resources
     samples: list[Sample]
     repeats: int = 1
-    max_concurrency: int = 4
+    max_concurrency: int | str = 4  # samples in flight, or "auto" (resolved once the resources have started)
     max_infra_errors: int | None = None  # stop scheduling after this many infra_error records
     seed: int | None = None
     budget: Budget = field(default_factory=Budget)
@@ -239,9 +241,11 @@ async def execute(run: Run) -> dict[str, Any]:
     info = run.info(pending=0)
     try:
         async with run.resources.opened(run.store.path):
+            concurrency = resolved_concurrency(run)
             run.spec["resolved"] = {
                 "backends": {role: b.describe() for role, b in run.resources.backends.items()},
                 "sandbox": run.resources.sandbox.describe(),
+                "max_concurrency": concurrency,
             }
             run.store.write_spec(run.spec)
             pending = run.pending()
@@ -251,7 +255,7 @@ async def execute(run: Run) -> dict[str, Any]:
             for item in pending:
                 queue.put_nowait(item)
             committer = Committer(run.store)
-            workers = [asyncio.create_task(_worker(run, info, queue, committer)) for _ in range(max(1, run.max_concurrency))]
+            workers = [asyncio.create_task(_worker(run, info, queue, committer)) for _ in range(concurrency)]
             try:
                 await asyncio.gather(*workers)
             finally:
@@ -279,6 +283,16 @@ async def execute(run: Run) -> dict[str, Any]:
         run.store.lock.release()  # the last write of this writer
         run.plugins.hook.harness_run_finish(run=info, summary=summary)
     return summary
+
+
+def resolved_concurrency(run: Run) -> int:
+    """Samples in flight: --max-concurrency as given, or for ``auto`` what the started resources
+    can serve (`Resources.auto_concurrency`), said on stderr."""
+    if run.max_concurrency != AUTO:
+        return max(1, int(run.max_concurrency))
+    total, reckoning = run.resources.auto_concurrency(code=run.task.kind == "code")
+    print(f"--max-concurrency auto: {reckoning}", file=sys.stderr, flush=True)
+    return total
 
 
 def execute_blocking(run: Run) -> dict[str, Any] | None:

@@ -72,10 +72,10 @@ def free_port(host: str = LOOPBACK, start: int | None = None) -> int:
     raise ServerError(f"no free TCP port on {host} {where}; stop what holds them, or start from another port")
 
 
-def _http_get(url: str, timeout: float) -> tuple[int | None, str]:
+def _http_get(url: str, timeout: float, headers: Mapping[str, str] | None = None) -> tuple[int | None, str]:
     """(status, body) of a GET; status None and the reason when nothing answered."""
     try:
-        with _opener.open(url, timeout=timeout) as response:
+        with _opener.open(urllib.request.Request(url, headers=dict(headers or {})), timeout=timeout) as response:
             return response.status, response.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode("utf-8", "replace")
@@ -112,8 +112,10 @@ class ManagedServer:
         stop_grace: float = 10.0,
         port_from: int | None = None,
         on_state: StateCallback | None = None,
+        probe_headers: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
+        self.probe_headers = dict(probe_headers or {})  # sent with the readiness probes (an API key)
         self.argv_template = list(argv)
         self.env = dict(env or {})
         self.host = host
@@ -258,7 +260,7 @@ class ManagedServer:
                 )
             if not paths:
                 return
-            status, body = await asyncio.to_thread(_http_get, self.url + paths[0], 5.0)
+            status, body = await asyncio.to_thread(_http_get, self.url + paths[0], 5.0, self.probe_headers)
             if status == 200 or (status == 404 and paths[0] == self.health_path and len(paths) > 1):
                 # a server without the health path is judged by /v1/models alone
                 if paths[0] == "/v1/models":

@@ -209,6 +209,10 @@ class OpenAIBackend(Backend):
         for replica in self._pool.replicas:
             await replica.client.close()
 
+    def capacity(self) -> int:
+        """Requests in flight at most: ``max_connections`` per replica, summed over the replicas."""
+        return sum(replica.capacity for replica in self._pool.replicas)
+
     def server_seconds(self) -> float | None:
         """For endpoints with an ``hour_price``: the time the run held them (start to close),
         times the replicas; None for endpoints priced by tokens alone."""

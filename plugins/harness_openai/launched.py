@@ -39,6 +39,10 @@ class LaunchedBackend(Backend):
             raise BackendError(f"{self.spec}: complete() before start(): the {self.scheme} server is not running")
         return self._client
 
+    def capacity(self) -> int | None:
+        """The client's (its replicas' max_connections, summed); None before `start`."""
+        return None if self._client is None else self._client.capacity()
+
     async def start(self, run_dir: Path) -> None:
         self._client = await self.launch(run_dir)
 

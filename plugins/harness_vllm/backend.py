@@ -14,6 +14,7 @@ from harness import (
     ModelConfig,
     UsageError,
 )
+from harness_vllm.exposure import Exposure
 from harness_vllm.fleet import Fleet
 from harness_vllm.launcher import resolve_launcher
 from harness_vllm.model import resolve_model
@@ -44,14 +45,15 @@ class VLLMBackend(LaunchedBackend):
         scheme, _, name = spec.partition(":")
         if scheme != cls.scheme:
             raise UsageError(f"backend {spec!r}: expected vllm:MODEL (a checkpoint folder, a hub id or smollm2)")
+        exposure = Exposure.from_config(config)  # first: a bind refused needs no model nor vLLM
         model = resolve_model(name)
         options = FleetOptions.from_config(config)
-        return cls(spec, config, Fleet(resolve_launcher(options.python), model, options))
+        return cls(spec, config, Fleet(resolve_launcher(options.python), model, options, exposure))
 
     async def launch(self, run_dir: Path) -> OpenAIBackend:
         await self.fleet.start(run_dir)
         self.vllm_version = await self.fleet.version()
-        endpoint = ModelConfig(name=self.spec, model=self.fleet.served_name, base_urls=self.fleet.base_urls)
+        endpoint = ModelConfig(name=self.spec, model=self.fleet.served_name, base_urls=self.fleet.base_urls, api_key_env=self.fleet.exposure.api_key_env)
         counter = ServerTokenCounter(self.fleet.live_url, self.fleet.served_name)
         return OpenAIBackend(self.spec, self.config, endpoint, check=self.fleet.check, count_tokens=counter)
 
@@ -75,6 +77,8 @@ class VLLMBackend(LaunchedBackend):
             "launcher": self.fleet.launcher.describe(),
             "features": sorted(self.features),
             "base_urls": self.fleet.base_urls,
+            "host": self.fleet.exposure.host,
+            "api_key_env": self.fleet.exposure.api_key_env,
             "hour_price": self.hour_price,
             "servers": self.fleet.describe(),
         }
