@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import harness, last_json, records
+from conftest import ROOT, harness, last_json, records
 from test_report import probe
 
 PLUGINS = ["-p", "harness_orchestrator", "-p", "harness_test_orchestrator_scripted"]
@@ -81,6 +81,13 @@ def test_code_runs_answers_text_replies_and_malformed_calls(workdir, scenario, t
                       'answer needs the text parameter(s) text: call it with {\\"text\\": <the final answer>}'):  # fmt: skip
             assert error in last, error
         assert "expert-solver" not in record["roles"]  # no expert was called
+
+
+def test_on_a_qa_task_the_answer_can_come_from_a_program_it_ran(workdir):
+    data = ROOT / "tests" / "data" / "qa" / "math.json"
+    summary, _, [record] = _run(workdir, "qa::0", "--task-opt", f"path={data}", "--backend", "orch:qa-run?tools=1")
+    assert record["status"] == "passed" and record["answer"] == "42"  # graded by the qa task (math-verify)
+    assert [c["tool"] for c in record["answer_details"]["calls"]] == ["run_python", "answer"]
 
 
 def test_the_turn_limit_ends_the_work(workdir):

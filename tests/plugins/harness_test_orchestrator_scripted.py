@@ -8,7 +8,8 @@ by its HumanEval prompt in the first user message; "canonical" is its canonical 
 print(6 * 7), then answer canonical when the result shows 42), ``answer`` (answer canonical at
 once), ``text`` (reply canonical as text, no tool call), ``malformed`` (an unknown tool, broken
 JSON arguments, an unknown expert, answer without its parameter, then answer canonical),
-``loop`` (run a program, forever), ``solver`` (an expert: canonical for the problem in the last
+``loop`` (run a program, forever), ``qa-run`` (run print(6 * 7), then answer the first line it
+printed), ``solver`` (an expert: canonical for the problem in the last
 user message). Dialog scenarios: ``tau2`` (always hand the turn to expert-1), ``tau2-retry``
 (name expert-7 until told it does not exist, then expert-1). Parameters: ``tools=1`` claims the
 ``tools`` feature and answers with structured calls (otherwise Hermes ``<tool_call>`` text);
@@ -71,6 +72,9 @@ def _script(scenario: str, request: CompletionRequest) -> list:
     if scenario == "malformed":
         return [("no_such_tool", {}), ("run_python", BROKEN), ("call_expert", {"expert": "expert-9", "instructions": "x"}),
                 ("answer", {"answer": solution}), ("answer", {"text": solution})]  # fmt: skip
+    if scenario == "qa-run":
+        printed = result.partition("stdout:\n")[2].split("\n")[0]
+        return [("run_python", {"code": "print(6 * 7)"}), ("answer", {"text": printed})]
     if scenario == "loop":
         return [("run_python", {"code": "print('again')"})]
     if scenario == "solver":
