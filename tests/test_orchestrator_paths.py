@@ -85,7 +85,7 @@ def test_code_runs_answers_text_replies_and_malformed_calls(workdir, scenario, t
 
 def test_on_a_qa_task_the_answer_can_come_from_a_program_it_ran(workdir):
     data = ROOT / "tests" / "data" / "qa" / "math.json"
-    summary, _, [record] = _run(workdir, "qa::0", "--task-opt", f"path={data}", "--backend", "orch:qa-run?tools=1")
+    _, _, [record] = _run(workdir, "qa::0", "--task-opt", f"path={data}", "--backend", "orch:qa-run?tools=1")
     assert record["status"] == "passed" and record["answer"] == "42"  # graded by the qa task (math-verify)
     assert [c["tool"] for c in record["answer_details"]["calls"]] == ["run_python", "answer"]
 

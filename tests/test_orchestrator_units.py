@@ -12,6 +12,12 @@ from pathlib import Path
 
 import pytest
 from conftest import TEST_PLUGINS
+from harness_orchestrator import Orchestrator
+from harness_orchestrator.calls import arguments
+from harness_orchestrator.options import parse_settings
+from harness_orchestrator.preferences import parse_preferences
+from harness_orchestrator.prompts import TRANSFER_TOOL, dialog_prompt, dialog_tools, replace_transfers
+from harness_orchestrator.roster import parse_roster
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,12 +27,6 @@ from harness.config import Config
 from harness.plugins import load_plugins
 from harness.resources import check_prices, resolve_backends
 from harness.types import Completion
-from harness_orchestrator import Orchestrator
-from harness_orchestrator.calls import arguments
-from harness_orchestrator.options import parse_settings
-from harness_orchestrator.preferences import parse_preferences
-from harness_orchestrator.prompts import TRANSFER_TOOL, dialog_prompt, dialog_tools, replace_transfers
-from harness_orchestrator.roster import parse_roster
 
 NAMES = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,12}", fullmatch=True)
 SPECS = st.from_regex(r"[a-z]{1,8}:[A-Za-z0-9_.?=&/-]{1,16}", fullmatch=True)
@@ -70,6 +70,7 @@ def test_roster_tables_carry_descriptions_prices_and_latencies():
         ({"x": {"backend": "a:b", "model": "m"}}, "unknown key(s) ['model']; known: backend, description, input_price, output_price, latency"),
         ({"x": {"backend": "a:b", "input_price": 1.0}}, "give both input_price and output_price"),
         ({"x": {"backend": "a:b", "input_price": "cheap", "output_price": 1}}, "input_price = 'cheap' is not a number"),
+        ({"x": {"backend": "a:b", "input_price": True, "output_price": 1}}, "input_price = True is not a number"),
         ({"x": {"backend": "a:b", "latency": -1}}, "latency = -1: give 0 or more"),
         ({"x": {"backend": "a:b", "description": ["list"]}}, "description must be text"),
         ({"x": "a:b"}, "give a table [systems.orchestrator.experts.x]"),
@@ -160,7 +161,7 @@ def test_the_systems_roles_backends_and_prices_follow_its_experts():
 
 # --- dialog tasks: the policy and the tools ------------------------------------------------------
 
-_TRANSFER = re.compile(r"transfer_to_human_agents|\b(?:transfer|escalat)\w*\b[^.\n]*?\bhuman agents?\b", re.I)
+_TRANSFER = re.compile(r"transfer_to_human_agents|\b(?:transfer|escalat)\w*\b[^.\n]*?\bhuman agents?\b", re.IGNORECASE)
 
 
 def _policies() -> dict[str, str]:

@@ -35,7 +35,7 @@ class Settings:
         """The one expert every problem goes to (``route=always:NAME``), else None."""
         if not self.route.startswith(ALWAYS):
             return None
-        name = self.route[len(ALWAYS):]
+        name = self.route[len(ALWAYS) :]
         return next(e for e in self.experts if e.name == name)
 
     def alias(self, expert: Expert) -> str:
@@ -76,7 +76,7 @@ def parse_settings(options: dict[str, Any]) -> Settings:
     route = str(options.get("route", ORCHESTRATE))
     if route != ORCHESTRATE:
         names = [e.name for e in experts]
-        if not route.startswith(ALWAYS) or route[len(ALWAYS):] not in names:
+        if not route.startswith(ALWAYS) or route[len(ALWAYS) :] not in names:
             raise ConfigError(
                 f"system orchestrator: --system-opt route={route!r}; give route=orchestrate or route=always:NAME "
                 f"with NAME one of the experts ({', '.join(names) or 'none given: add experts='})"

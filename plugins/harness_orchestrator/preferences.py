@@ -31,10 +31,7 @@ class Preferences:
 
     def render(self) -> str:
         """The part of the orchestrator's system prompt that states the preferences."""
-        stated = (
-            f"The user's priorities: a correct result counts {self.accuracy:.0%}, a low cost {self.cost:.0%}, "
-            f"a short wait {self.latency:.0%}."
-        )
+        stated = f"The user's priorities: a correct result counts {self.accuracy:.0%}, a low cost {self.cost:.0%}, a short wait {self.latency:.0%}."
         if not self.cost and not self.latency:
             return f"{stated} Cost and time do not matter here: use whichever expert is most likely to get it right."
         return (

@@ -9,7 +9,6 @@ from typing import Any
 
 from harness import TokenPrice
 from harness_orchestrator.options import Settings
-from harness_orchestrator.roster import Expert
 
 CALL_EXPERT, RUN_PYTHON, ANSWER = "call_expert", "run_python", "answer"
 #: The tau2 tool that ToolOrchestra's call_expert replaces.

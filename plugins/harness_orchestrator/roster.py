@@ -66,11 +66,11 @@ def _number(table: dict[str, Any], key: str, where: str) -> float | None:
     if value is None:
         return None
     try:
-        if isinstance(value, bool):
-            raise ValueError
-        number = float(value)
+        number = None if isinstance(value, bool) else float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{where}: {key} = {value!r} is not a number") from None
+        number = None
+    if number is None:
+        raise ConfigError(f"{where}: {key} = {value!r} is not a number")
     if not number >= 0:
         raise ConfigError(f"{where}: {key} = {value!r}: give 0 or more")
     return number

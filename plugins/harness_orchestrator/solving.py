@@ -37,13 +37,23 @@ class Work:
     last_expert_reply: str | None = None
     last_text: str = ""
 
-    def note(self, turn: int, call: ToolCall, *, error: bool, expert: Expert | None = None) -> None:
-        entry: dict[str, Any] = {"turn": turn, "tool": call.name, "error": error}
+    def note(self, turn: int, tool: str, *, error: bool, expert: Expert | None = None) -> None:
+        entry: dict[str, Any] = {"turn": turn, "tool": tool, "error": error}
         if expert is not None:
             entry["expert"] = expert.name
             if not error:
                 self.expert_calls[expert.name] = self.expert_calls.get(expert.name, 0) + 1
         self.calls.append(entry)
+
+    def details(self, stop: str, turns: int, answer_from: str) -> dict[str, Any]:
+        return {
+            "stop": stop,
+            "turns": turns,
+            "answer_from": answer_from,
+            "calls": self.calls,
+            "expert_calls": self.expert_calls,
+            "tool_errors": sum(c["error"] for c in self.calls),
+        }
 
 
 async def ask_expert(expert: Expert, problem: str, instructions: str, settings: Settings, ctx: SampleContext) -> str:
@@ -82,40 +92,30 @@ class CodeSession:
         self.messages: list[Message] = [Message("user", sample.prompt)]
         self.work = Work()
 
-    def _details(self, stop: str, turns: int, answer_from: str) -> dict[str, Any]:
-        return {
-            "stop": stop,
-            "turns": turns,
-            "answer_from": answer_from,
-            "calls": self.work.calls,
-            "expert_calls": self.work.expert_calls,
-            "tool_errors": sum(c["error"] for c in self.work.calls),
-        }
-
     async def _result(self, turn: int, call: ToolCall) -> tuple[str, str | None]:
         """(what the orchestrator is shown, the final answer when the call gave one)."""
         if call.name == ANSWER:
             args = arguments(call, {"text": "the final answer"})
-            self.work.note(turn, call, error=isinstance(args, str))
+            self.work.note(turn, call.name, error=isinstance(args, str))
             return (args, None) if isinstance(args, str) else ("", args["text"])
         if call.name == RUN_PYTHON:
             args = arguments(call, {"code": "a Python program"})
-            self.work.note(turn, call, error=isinstance(args, str))
+            self.work.note(turn, call.name, error=isinstance(args, str))
             return (args if isinstance(args, str) else await run_python(args["code"], self.settings, self.ctx)), None
         if call.name == CALL_EXPERT and self.by_alias:
             args = arguments(call, {"expert": "one of " + ", ".join(self.by_alias), "instructions": "what the expert should do"})
             if isinstance(args, str):
-                self.work.note(turn, call, error=True)
+                self.work.note(turn, call.name, error=True)
                 return args, None
             expert = self.by_alias.get(args["expert"])
             if expert is None:
-                self.work.note(turn, call, error=True)
+                self.work.note(turn, call.name, error=True)
                 return f"Error: there is no expert {args['expert']!r}; the experts are {', '.join(self.by_alias)}.", None
             reply = await ask_expert(expert, self.sample.prompt, args["instructions"], self.settings, self.ctx)
-            self.work.note(turn, call, error=False, expert=expert)
+            self.work.note(turn, call.name, error=False, expert=expert)
             self.work.last_expert_reply = reply
             return reply or "(the expert's reply was empty)", None
-        self.work.note(turn, call, error=True)
+        self.work.note(turn, call.name, error=True)
         return unknown_tool(call, self.tool_names), None
 
     async def run(self) -> Answer:
@@ -131,22 +131,23 @@ class CodeSession:
             self.work.last_text = reply.content or self.work.last_text
             if not reply.tool_calls:
                 if (reply.content or "").strip():
-                    return Answer(reply.content or "", self._details("text", turn, "text"))
+                    return Answer(reply.content or "", self.work.details("text", turn, "text"))
                 self.messages.append(Message("user", "Your reply was empty. Call a tool, or call answer with your final answer."))
                 continue
             for call in reply.tool_calls:
                 shown, final = await self._result(turn, call)
                 if final is not None:
-                    return Answer(final, self._details("answer", turn, "answer"))
+                    return Answer(final, self.work.details("answer", turn, "answer"))
                 self.messages.append(Message("tool", shown, tool_call_id=call.id, name=call.name))
         if self.work.last_expert_reply is not None:
-            return Answer(self.work.last_expert_reply, self._details("max_turns", self.settings.max_turns, "last expert reply"))
-        return Answer(self.work.last_text, self._details("max_turns", self.settings.max_turns, "last text"))
+            return Answer(self.work.last_expert_reply, self.work.details("max_turns", self.settings.max_turns, "last expert reply"))
+        return Answer(self.work.last_text, self.work.details("max_turns", self.settings.max_turns, "last text"))
 
 
 async def routed(expert: Expert, sample: Sample, settings: Settings, ctx: SampleContext) -> Answer:
     """``route=always:NAME``: the problem goes to the expert through the same call as the
     orchestrator's, with no instructions, and its reply is the answer."""
+    work = Work()
     reply = await ask_expert(expert, sample.prompt, "", settings, ctx)
-    details = {"stop": "routed", "turns": 0, "answer_from": f"expert {expert.name}", "calls": [{"turn": 0, "tool": CALL_EXPERT, "error": False, "expert": expert.name}], "expert_calls": {expert.name: 1}, "tool_errors": 0}
-    return Answer(reply, details)
+    work.note(0, CALL_EXPERT, error=False, expert=expert)
+    return Answer(reply, work.details("routed", 0, f"expert {expert.name}"))

@@ -52,7 +52,7 @@ def last_result(messages: list[Message]) -> str:
         if message.role == "tool":
             return message.content or ""
         if message.role == "user" and "<tool_response>" in (message.content or ""):
-            return re.search(r"<tool_response>\n?(.*?)\n?</tool_response>", message.content or "", re.S).group(1)
+            return re.search(r"<tool_response>\n?(.*?)\n?</tool_response>", message.content or "", re.DOTALL).group(1)
     return ""
 
 
