@@ -226,6 +226,7 @@ def test_on_tau2_the_experts_message_replaces_the_orchestrators_turn(workdir, to
     assert record["roles"]["orchestrator"]["calls"] == 2 and record["roles"]["expert-helper"]["calls"] == 2
     assert record["llm_calls"] == 4 and record["roles"]["user"]["calls"] == 2  # the simulated user is not the system's
     assert set(summary["cost_by_role"]) == {"orchestrator", "expert-helper", "user"}
+    assert [w["role"] for w in summary["work_by_role"]] == ["orchestrator", "expert-helper"]  # the system's work, not the user's
 
 
 def test_on_tau2_a_call_to_an_unknown_expert_is_answered_privately_and_tried_again(workdir):
