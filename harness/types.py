@@ -189,6 +189,8 @@ class ProgramRun:
     truncated: bool = False
     reports_dropped: int = 0  # packets past the ones kept
     waiting_seconds: float | None = None  # runnable without a CPU, when the wall limit stopped it
+    engine: str | None = None  # the sandbox engine that ran it, where a tier has several
+    infra_events: list[str] = field(default_factory=list)  # e.g. an engine lost mid-job and the job run again elsewhere
 
 
 # --- records ---------------------------------------------------------------------------------

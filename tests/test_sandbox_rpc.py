@@ -43,17 +43,19 @@ async def echo(method, params):
     raise RpcError("unknown", f"no method {method!r}")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["docker", "local"])
-async def tier(request, box):
-    if request.param == "docker":
-        yield box
-        return
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def local_tier():
     from harness_sandbox.local import LocalSandbox
 
     sandbox = LocalSandbox(Config(argparse.Namespace(sandbox_pool=1, sandbox_recycle=500), plugins=None))
     await sandbox.start()
     yield sandbox
     await sandbox.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["docker", "local"])
+async def tier(request, box, local_tier):
+    yield box if request.param == "docker" else local_tier
 
 
 pytestmark = [pytest.mark.docker, pytest.mark.asyncio(loop_scope="module")]
@@ -134,10 +136,9 @@ async def test_exec_jobs_get_the_bridge_too(tier):
     assert json.loads(result.stdout) == {"id": 5, "result": {"echo": "sh"}}, result.stderr
 
 
-async def test_the_request_bridge_is_the_only_way_out(tier):
-    if tier.name != "docker":
-        pytest.skip("only the docker tier isolates the network")
-    result = await tier.run(job(
+async def test_the_request_bridge_is_the_only_way_out(box):
+    """Only the docker tier isolates the network, so this is its test alone."""
+    result = await box.run(job(
         "import socket\ntry:\n    socket.create_connection(('1.1.1.1', 53), timeout=2)\n    print('connected')\n"
         "except OSError as exc:\n    print('no network:', type(exc).__name__)\n"
         "send({'id': 1, 'method': 'echo', 'params': 'still here'})\nprint(json.dumps(receive()))\n"
@@ -146,9 +147,9 @@ async def test_the_request_bridge_is_the_only_way_out(tier):
     assert first.startswith("no network") and json.loads(second)["result"] == {"echo": "still here"}
 
 
-async def test_a_job_whose_worker_dies_is_not_run_twice(tier):
-    if tier.name == "docker":
-        pytest.skip("a container's supervisor is its pid 1, which a job cannot kill")
+async def test_a_job_whose_worker_dies_is_not_run_twice(local_tier):
+    """On the local tier (a container's supervisor is its pid 1, which a job cannot kill)."""
+    tier = local_tier
     calls = []
 
     async def count(method, params):
