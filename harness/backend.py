@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from harness.errors import BackendError
-from harness.types import Completion, CompletionRequest, Message, TokenPrice, Usage, to_dict
+from harness.types import (
+    Completion,
+    CompletionRequest,
+    Message,
+    TokenPrice,
+    Usage,
+    to_dict,
+)
 
 if TYPE_CHECKING:
     from harness.config import Config

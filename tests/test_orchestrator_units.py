@@ -16,7 +16,12 @@ from harness_orchestrator import Orchestrator
 from harness_orchestrator.calls import arguments
 from harness_orchestrator.options import parse_settings
 from harness_orchestrator.preferences import parse_preferences
-from harness_orchestrator.prompts import TRANSFER_TOOL, dialog_prompt, dialog_tools, replace_transfers
+from harness_orchestrator.prompts import (
+    TRANSFER_TOOL,
+    dialog_prompt,
+    dialog_tools,
+    replace_transfers,
+)
 from harness_orchestrator.roster import parse_roster
 from hypothesis import given
 from hypothesis import strategies as st

@@ -17,7 +17,14 @@ from harness import Answer, Limits, Message, Sample, SampleContext, ToolCall
 from harness.dialog import take_turn
 from harness_orchestrator.calls import arguments, unknown_tool, with_ids
 from harness_orchestrator.options import Settings
-from harness_orchestrator.prompts import ANSWER, CALL_EXPERT, RUN_PYTHON, code_prompt, code_tools, expert_request
+from harness_orchestrator.prompts import (
+    ANSWER,
+    CALL_EXPERT,
+    RUN_PYTHON,
+    code_prompt,
+    code_tools,
+    expert_request,
+)
 from harness_orchestrator.roster import Expert
 
 OUTPUT_CHARS = 4000  # of each of stdout and stderr shown to the orchestrator

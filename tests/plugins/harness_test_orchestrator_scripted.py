@@ -29,7 +29,14 @@ from urllib.parse import parse_qs
 
 from harness import hookimpl
 from harness.backend import Backend
-from harness.types import Completion, CompletionRequest, Message, TokenPrice, ToolCall, Usage
+from harness.types import (
+    Completion,
+    CompletionRequest,
+    Message,
+    TokenPrice,
+    ToolCall,
+    Usage,
+)
 
 BROKEN = '{"code": "print(1)"'
 
