@@ -69,6 +69,18 @@ class Usage:
         )
 
 
+@dataclass(frozen=True)
+class TokenPrice:
+    """What a model's tokens cost: USD per million input tokens and per million output tokens."""
+
+    input: float
+    output: float
+
+    def cost(self, usage: Usage) -> float:
+        """USD for ``usage``: input tokens x ``input`` + output tokens x ``output``, per million."""
+        return (usage.input_tokens * self.input + usage.output_tokens * self.output) / 1e6
+
+
 @dataclass
 class CompletionRequest:
     messages: list[Message]

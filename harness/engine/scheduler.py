@@ -110,6 +110,7 @@ async def _attempt(run: Run, info: RunInfo, sample: Sample, repeat: int) -> tupl
         backends=run.resources.backends,
         sandbox=run.resources.sandbox,
         budget=run.budget,
+        prices=run.resources.prices,
         repeat=repeat,
         seed=seed,
         on_call=lambda call: run.plugins.hook.harness_llm_call(run=info, call=call),
@@ -310,7 +311,7 @@ def execute_blocking(run: Run) -> dict[str, Any] | None:
 
 def summarize(run: Run, status: str) -> dict[str, Any]:
     records = run.store.read_records()
-    return summarize_records(records, repeats=run.repeats, kind=run.task.kind) | {
+    return summarize_records(records, repeats=run.repeats, kind=run.task.kind, system_roles=list(run.system.roles)) | {
         "run_id": run.id,
         "results": str(run.store.path),
         "status": status,

@@ -94,6 +94,7 @@ def _facts(run: RunData) -> list[tuple[str, Any]]:
         ("dataset", dataset),
         ("selection", f"{len(spec.get('selection', {}).get('selected', []))} samples × {spec.get('repeats')} repeats, seed {spec.get('seed')}"),
         ("server time", serving),
+        ("model roles", (run.summary or {}).get("cost_by_role") or {}),
         ("sandbox", spec.get("resolved", {}).get("sandbox", {})),
         ("versions", spec.get("versions", {})),
         ("git", spec.get("git") or {}),
