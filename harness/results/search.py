@@ -57,7 +57,9 @@ def distinct_searches(specs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 def figure(search: dict[str, Any], chosen: Iterable[int] = ()) -> Figure:
     """Validation score per round: every pass as a grey dot, the mean as a line, the spread
     (lowest to highest pass) as a bar; the rounds in ``chosen`` (and the best one) ringed."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # matplotlib loads only to draw
+    from matplotlib.backends.backend_agg import (
+        FigureCanvasAgg,  # matplotlib loads only to draw
+    )
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=SIZE, dpi=100, layout="constrained")
