@@ -119,7 +119,7 @@ def test_show_prints_the_spec_and_the_failures(workdir):
 
 def test_bad_input_is_a_usage_error_naming_the_fix(workdir):
     cases = {
-        ("run", "--system", "nope", "--task", "humaneval"): "unknown system 'nope'. Known systems: direct",
+        ("run", "--system", "nope", "--task", "humaneval"): "unknown system 'nope'. Known systems: aflow, direct",
         ("run", "--task", "nope"): "unknown task 'nope'. Known tasks: humaneval",
         ("run", "--task", "humaneval", "--backend", "nope:x", "--sandbox", "local"): "unknown backend 'nope:x'. Known schemes:",
         ("run", "--resume", "missing-run"): "no run 'missing-run'",
