@@ -20,23 +20,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import resource
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from openai import AsyncOpenAI
-
-from harness.plugins import load_plugins
-from harness.servers import ManagedServer
+import benchkit
+from benchkit import MODEL_NAME
 from harness_llamacpp import llama_server
 from harness_llamacpp.model import DEFAULT_MODEL, require_server, resolve_model
-
-MODEL_NAME = "bench"
 
 
 def parse_args() -> argparse.Namespace:
@@ -50,88 +41,43 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def humaneval_prompts(n: int) -> list[str]:
-    """The prompts of the first n samples, exactly as the direct system sends them."""
-    task = load_plugins().get("tasks", "humaneval")({})
-    return [sample.prompt for sample in task.samples()[:n]]
-
-
-async def raw_loop(server: ManagedServer, alias: str, prompts: list[str], concurrency: int, max_tokens: int) -> dict[str, Any]:
-    client = AsyncOpenAI(base_url=server.base_url, api_key="no-key", max_retries=0)
-    slots = asyncio.Semaphore(concurrency)
-    output_tokens = 0
-
-    async def one(prompt: str) -> None:
-        nonlocal output_tokens
-        async with slots:
-            response = await client.chat.completions.create(
-                model=alias, messages=[{"role": "user", "content": prompt}], temperature=0.0, max_tokens=max_tokens
-            )
-        output_tokens += response.usage.completion_tokens if response.usage else 0
-
-    started, cpu = time.monotonic(), time.process_time()
-    await asyncio.gather(*(one(p) for p in prompts))
-    wall, cpu = time.monotonic() - started, time.process_time() - cpu
-    await client.close()
-    return {"wall_seconds": wall, "cpu_seconds": cpu, "calls": len(prompts), "output_tokens": output_tokens}
-
-
-def harness_run(workdir: Path, args: argparse.Namespace, round_no: int) -> dict[str, Any]:
-    argv = [
-        sys.executable, "-m", "harness", "run",
-        "--config", str(workdir / "harness.toml"),
-        "--results-dir", str(workdir / "results"),
-        "--run-id", f"overhead-{round_no}",
-        "--system", "direct", "--task", "humaneval", "--limit", str(args.n),
-        "--backend", MODEL_NAME, "--max-concurrency", str(args.concurrency),
-        "--sandbox", "local", "--system-opt", f"max_tokens={args.max_tokens}", "--json",
+def harness_side(workdir: Path, args: argparse.Namespace, round_no: int) -> dict[str, Any]:
+    extra = [
+        "--system", "direct", "--task", "humaneval", "--limit", str(args.n), "--backend", MODEL_NAME,
+        "--max-concurrency", str(args.concurrency), "--sandbox", "local", "--system-opt", f"max_tokens={args.max_tokens}",
     ]  # fmt: skip
-    started, cpu = time.monotonic(), _children_cpu()
-    done = subprocess.run(argv, capture_output=True, text=True)
-    process_wall, cpu = time.monotonic() - started, _children_cpu() - cpu
-    if done.returncode != 0:
-        sys.exit(f"harness run failed (exit {done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    summary = benchkit.harness_run(workdir / "harness.toml", workdir, f"overhead-{round_no}", extra)
     return {
         "wall_seconds": summary["wall_seconds"],
-        "process_seconds": process_wall,
-        "cpu_seconds": cpu,
+        "process_seconds": summary["process_seconds"],
+        "cpu_seconds": summary["cpu_seconds"],
         "calls": summary["llm_calls"],
         "output_tokens": summary["tokens"]["output"],
         "counts": summary["counts"],
     }
 
 
-def _children_cpu() -> float:
-    """CPU seconds of the waited-for children (and theirs: the harness's sandbox jobs)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     require_server()
     model_path = resolve_model(args.model)
     alias = DEFAULT_MODEL if args.model == DEFAULT_MODEL else model_path.stem
-    prompts = humaneval_prompts(args.n)
+    prompts = benchkit.humaneval_prompts(args.n)
     with tempfile.TemporaryDirectory(prefix="harness-overhead-") as tmp:
         workdir = Path(tmp)
         server = llama_server(model_path, alias)
         await server.start(workdir)
         try:
-            (workdir / "harness.toml").write_text(
-                f'[models.{MODEL_NAME}]\nbase_url = "{server.base_url}"\nmodel = "{alias}"\n'
-                f"max_connections = {args.concurrency}\n"
-            )
-            await raw_loop(server, alias, prompts[:1], 1, args.max_tokens)  # warm-up: load pages, build caches
+            (workdir / "harness.toml").write_text(benchkit.models_table(server.base_url, alias, args.concurrency))
+            await benchkit.chat_loop(server.base_url, alias, prompts[:1], 1, args.max_tokens)  # warm-up: load pages, build caches
             raws, runs = [], []
             for round_no in range(args.rounds):
                 # alternate the order, so neither side always runs on the warmer server
                 if round_no % 2 == 0:
-                    raws.append(await raw_loop(server, alias, prompts, args.concurrency, args.max_tokens))
-                    runs.append(await asyncio.to_thread(harness_run, workdir, args, round_no))
+                    raws.append(await benchkit.chat_loop(server.base_url, alias, prompts, args.concurrency, args.max_tokens))
+                    runs.append(await asyncio.to_thread(harness_side, workdir, args, round_no))
                 else:
-                    runs.append(await asyncio.to_thread(harness_run, workdir, args, round_no))
-                    raws.append(await raw_loop(server, alias, prompts, args.concurrency, args.max_tokens))
+                    runs.append(await asyncio.to_thread(harness_side, workdir, args, round_no))
+                    raws.append(await benchkit.chat_loop(server.base_url, alias, prompts, args.concurrency, args.max_tokens))
         finally:
             await server.stop()
     raw = min(raws, key=lambda r: r["wall_seconds"])
@@ -169,13 +115,5 @@ def report(result: dict[str, Any]) -> str:
     )
 
 
-def main() -> None:
-    args = parse_args()
-    result = asyncio.run(bench(args))
-    print(report(result))
-    if args.json:
-        print(json.dumps(result))
-
-
 if __name__ == "__main__":
-    main()
+    benchkit.main(parse_args, bench, report)

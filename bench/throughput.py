@@ -18,25 +18,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
+import benchkit
+from benchkit import MODEL_NAME
 from harness_vllm.fleet import Fleet
 from harness_vllm.launcher import resolve_launcher
 from harness_vllm.model import resolve_model
 from harness_vllm.modelsfile import write_models_file
 from harness_vllm.options import FleetOptions, add_fleet_options
-from openai import AsyncOpenAI
 
 from harness.config import Config
-from harness.plugins import load_plugins
-
-MODEL_NAME = "bench"
 
 
 def parse_args() -> argparse.Namespace:
@@ -51,41 +45,13 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def prompts(n: int) -> list[str]:
-    task = load_plugins().get("tasks", "humaneval")({})
-    return [sample.prompt for sample in task.samples()[:n]]
-
-
-async def bare(base_url: str, model: str, texts: list[str], concurrency: int, max_tokens: int) -> dict[str, Any]:
-    client = AsyncOpenAI(base_url=base_url, api_key="no-key", max_retries=0, timeout=600)
-    slots = asyncio.Semaphore(concurrency)
-
-    async def one(text: str) -> int:
-        async with slots:
-            reply = await client.chat.completions.create(
-                model=model, messages=[{"role": "user", "content": text}], temperature=0.0, max_tokens=max_tokens
-            )
-        return reply.usage.completion_tokens if reply.usage else 0
-
-    started = time.monotonic()
-    tokens = sum(await asyncio.gather(*(one(t) for t in texts)))
-    wall = time.monotonic() - started
-    await client.close()
-    return {"wall_seconds": wall, "output_tokens": tokens, "tokens_per_second": tokens / wall}
-
-
 def through_harness(workdir: Path, args: argparse.Namespace, round_no: int) -> dict[str, Any]:
-    argv = [
-        sys.executable, "-m", "harness", "run", "--config", str(workdir / "models.toml"),
-        "--results-dir", str(workdir / "results"), "--run-id", f"throughput-{round_no}",
+    extra = [
         "--system", "direct", "--task", "humaneval", "--limit", str(args.n), "--backend", MODEL_NAME,
         "--max-concurrency", str(args.concurrency), "--sandbox", "local",
-        "--system-opt", f"max_tokens={args.max_tokens}", "--system-opt", "temperature=0", "--json",
+        "--system-opt", f"max_tokens={args.max_tokens}", "--system-opt", "temperature=0",
     ]  # fmt: skip
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.exit(f"harness run failed (exit {done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    summary = benchkit.harness_run(workdir / "models.toml", workdir, f"throughput-{round_no}", extra)
     tokens, wall = summary["tokens"]["output"], summary["wall_seconds"]
     return {"wall_seconds": wall, "output_tokens": tokens, "tokens_per_second": tokens / wall, "counts": summary["counts"]}
 
@@ -93,7 +59,7 @@ def through_harness(workdir: Path, args: argparse.Namespace, round_no: int) -> d
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     options = FleetOptions.from_config(Config(options=args, plugins=None))  # type: ignore[arg-type]
     fleet = Fleet(resolve_launcher(options.python), resolve_model(args.model), options)
-    texts = prompts(args.n)
+    texts = benchkit.humaneval_prompts(args.n)
     bares, runs = [], []
     with tempfile.TemporaryDirectory(prefix="harness-throughput-") as tmp:
         workdir = Path(tmp)
@@ -101,11 +67,11 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         try:
             table = {"model": fleet.served_name, "base_url": fleet.base_urls, "max_connections": args.concurrency}
             write_models_file(workdir / "models.toml", {MODEL_NAME: table})
-            await bare(fleet.base_urls[0], fleet.served_name, texts[:2], 2, 8)  # warm-up
+            await benchkit.chat_loop(fleet.base_urls[0], fleet.served_name, texts[:2], 2, 8)  # warm-up
             for round_no in range(args.rounds):
                 for side in ("bare", "harness") if round_no % 2 == 0 else ("harness", "bare"):  # alternate who goes first
                     if side == "bare":
-                        bares.append(await bare(fleet.base_urls[0], fleet.served_name, texts, args.concurrency, args.max_tokens))
+                        bares.append(await benchkit.chat_loop(fleet.base_urls[0], fleet.served_name, texts, args.concurrency, args.max_tokens))
                     else:
                         runs.append(await asyncio.to_thread(through_harness, workdir, args, round_no))
         finally:
@@ -137,13 +103,5 @@ def report(result: dict[str, Any]) -> str:
     )
 
 
-def main() -> None:
-    args = parse_args()
-    result = asyncio.run(bench(args))
-    print(report(result))
-    if args.json:
-        print(json.dumps(result))
-
-
 if __name__ == "__main__":
-    main()
+    benchkit.main(parse_args, bench, report)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.errors import UsageError
-from harness.llm import Backend, Model, RoleMeter
+from harness.backend import Backend, Model, RoleMeter
+from harness.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from harness.config import Config
 from harness.sandbox import Sandbox
+
+#: The transcript event of `SampleContext.phase`.
+PHASE_EVENT = "phase"
 
 
 @dataclass
@@ -18,9 +25,15 @@ class Budget:
     limit: float | None = None
     spent: float = 0.0
 
-    @property
-    def remaining(self) -> float | None:
-        return None if self.limit is None else max(0.0, self.limit - self.spent)
+    @classmethod
+    def from_config(cls, config: Config) -> Budget:
+        """The ``--max-cost`` budget (from the command line or harness.toml's [run]). ConfigError
+        unless it is a positive, finite amount of USD: a budget of 0 or less would stop the run
+        before its first sample."""
+        limit = config.getoption("max_cost")
+        if limit is not None and not (math.isfinite(limit) and limit > 0):
+            raise ConfigError(f"{config.origin('max_cost')} {limit:g}: a budget must be a positive amount of USD, e.g. --max-cost 2.5; leave it out for no limit")
+        return cls(limit=limit)
 
     @property
     def exhausted(self) -> bool:
@@ -35,6 +48,7 @@ class SampleContext:
     repeat: int = 0
     seed: int | None = None
     on_call: Callable[[dict[str, Any]], None] = lambda call: None
+    on_event: Callable[[dict[str, Any]], None] = lambda event: None  # each `trace`d event
     meters: dict[str, RoleMeter] = field(default_factory=dict)
     transcript: list[dict[str, Any]] = field(default_factory=list)
 
@@ -47,8 +61,17 @@ class SampleContext:
         return Model(backend, role, meter, self.transcript, self._charge)
 
     def trace(self, event: str, **data: Any) -> None:
-        """Add a non-model event to the transcript (a document handed over, a tool call, a test run)."""
-        self.transcript.append({"event": event, **data})
+        """Add a non-model event to the transcript (a document handed over, a tool call, a test
+        run) and pass it to ``on_event``."""
+        entry = {"event": event, **data}
+        self.transcript.append(entry)
+        self.on_event(entry)
+
+    def phase(self, name: str) -> None:
+        """Say which phase of the sample the system is in now (``"round 2: Engineer"``): a
+        ``phase`` event of the transcript, which a run passes to the `harness_sample_phase` hook
+        so that progress displays show where a long sample is."""
+        self.trace(PHASE_EVENT, name=name)
 
     def _charge(self, call: dict[str, Any]) -> None:
         self.budget.spent += call.get("cost") or 0.0

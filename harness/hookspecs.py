@@ -1,9 +1,20 @@
 """Every hook of mas-harness. The docstrings here are the hooks' documentation.
 
-A plugin is an ordinary module (or object) with functions named like these hooks and
-decorated with `harness.hookimpl`. It is found through the entry-point group ``harness``
-or named on the command line with ``-p module.name``; ``-p no:NAME`` keeps the plugin with
-entry-point name (or module name) NAME from loading.
+A plugin is an ordinary module (or object) with functions named like these hooks and decorated
+with `harness.hookimpl`. It is found through the entry-point group ``harness`` or named on the
+command line with ``-p module.name``; ``-p no:NAME`` keeps the plugin with entry-point name (or
+module name) NAME from loading, built-in plugins included (see
+`harness.plugins.BUILTIN_PLUGINS`). A plugin implements any subset of the hooks and may omit
+parameters it does not use (pluggy passes only the ones named).
+
+Three groups of hooks:
+
+- **registration** hooks are called once, when the plugins are loaded, and return classes;
+- **option** and **selection** hooks are called once per command, before any work;
+- **lifecycle** hooks are called while a run executes, *inside its asyncio event loop*: they
+  must return quickly and must not block (no network or disk waits; hand long work to a
+  thread). They receive read-only views (`harness.RunInfo`, `harness.Record`), never the
+  engine's live objects, and their return values are ignored.
 """
 
 from __future__ import annotations
@@ -14,94 +25,135 @@ import pluggy
 
 if TYPE_CHECKING:
     from harness.config import Config, OptionParser
-    from harness.runner import Run
-    from harness.types import Sample
+    from harness.types import Record, RunInfo, Sample
 
 hookspec = pluggy.HookspecMarker("harness")
 
-# --- registration ---------------------------------------------------------------------------
+# --- registration: called once when plugins load; each returns a list of classes -------------
 
 
 @hookspec
 def harness_add_backends() -> list[type]:
-    """Return backend classes. Each has a class attribute ``scheme`` (the part before ``:`` of a
-    backend spec, e.g. ``openai`` in ``openai:gpt-4o-mini``) and ``from_spec(spec, config)``.
-    A scheme registered by two plugins is an error that names both distributions."""
+    """Return backend classes (`harness.Backend` subclasses). Each sets ``scheme``, the part of a
+    backend spec before ``:`` (``openai`` in ``openai:gpt-4o-mini``), and may override
+    ``from_spec(spec, config)``. A scheme registered by two plugins is an error that names both
+    distributions; a class that leaves an abstract method unimplemented is refused, naming the
+    plugin and the method."""
 
 
 @hookspec
 def harness_add_systems() -> list[type]:
-    """Return agent-system classes (``harness.system.System`` subclasses), unique by ``name``."""
+    """Return agent-system classes (`harness.System` subclasses), unique by ``name``. A system
+    must implement the method each of its ``kinds`` needs (``solve`` for code/qa, ``act`` for
+    dialog), else registration fails naming the plugin."""
 
 
 @hookspec
 def harness_add_tasks() -> list[type]:
-    """Return task classes (``harness.task.Task`` subclasses), unique by ``name``."""
+    """Return task classes (`harness.Task` subclasses, or `harness.codetasks.CodeTask` for code
+    tasks), unique by ``name``."""
 
 
 @hookspec
 def harness_add_sandboxes() -> list[type]:
-    """Return sandbox tiers (``harness.sandbox.Sandbox`` subclasses), unique by ``name``."""
+    """Return sandbox tiers (`harness.Sandbox` subclasses), unique by ``name``."""
 
 
 @hookspec
 def harness_add_exporters() -> list[type]:
     """Return leaderboard exporter classes, each with a ``name``, ``formats`` (names accepted by
     ``--format``) and ``export(rows, fmt) -> str | bytes``; they are created with no arguments
-    and receive the rows of `harness.leaderboard.build_rows`. A format claimed by two exporters
-    is an error that names both plugins."""
+    and receive the rows of `harness.results.leaderboard.build_rows` (dicts, one per
+    configuration). A format claimed by two exporters is an error that names both plugins."""
 
 
-# --- options and configuration ---------------------------------------------------------------
+# --- options, commands and configuration: once per command, before any work -----------------
 
 
 @hookspec
 def harness_addoption(parser: OptionParser) -> None:
     """Add command-line options with ``parser.addoption(*names, **argparse_kwargs)``.
 
-    They are accepted by every command that runs samples (run, score, check-task, sandbox …)
-    and are read back with ``config.getoption(dest)``."""
+    They are accepted by every command that runs samples (``run``, ``score``, ``check-task``,
+    ``sandbox check|exec`` …) and read back with ``config.getoption(dest)``, which gives the
+    value typed, else harness.toml's ``[run]`` one, else the ``default`` given here. Called
+    before the command line is parsed."""
 
 
 @hookspec
 def harness_add_commands(subparsers: Any, add_common: Any) -> None:
-    """Add sub-commands to ``harness``: ``p = subparsers.add_parser(NAME, help=…)``, then
-    ``add_common(p)`` for the usual ``-p``/``--config``/``--results-dir``, and
-    ``p.set_defaults(handler=fn)`` where ``fn(config) -> int`` returns the exit code."""
+    """Add sub-commands to ``harness``. ``subparsers`` is argparse's sub-parser action:
+    ``p = subparsers.add_parser(NAME, help=…)``; then ``add_common(p)`` adds the usual ``-p``,
+    ``--config`` and ``--results-dir`` (``add_common(p, plugin_options=True)`` also adds the
+    options of `harness_addoption`, for commands that run samples; ``results_dir=False`` leaves
+    out ``--results-dir``, for commands that neither read nor write run records); and
+    ``p.set_defaults(handler=fn)`` where ``fn(config) -> int`` returns the exit code (see
+    `harness.ExitCode`) and raises `harness.HarnessError` subclasses for bad input. Every
+    built-in command is added this way too."""
 
 
 @hookspec
 def harness_configure(config: Config) -> None:
-    """Called once after the command line and harness.toml are parsed, before any work."""
+    """Called once after the command line and harness.toml are parsed, before the command's
+    handler runs. ``config`` may be inspected; raise `harness.ConfigError` to refuse it."""
 
 
-# --- selection --------------------------------------------------------------------------------
+# --- selection: once per run, before scheduling -----------------------------------------------
 
 
 @hookspec
 def harness_collection_modifyitems(config: Config, samples: list[Sample]) -> None:
-    """Filter or reorder the selected samples in place, after -k/-m/node ids/--lf, before --limit."""
+    """Filter or reorder the selected samples in place, after -k/-m/node ids/--lf and before
+    --limit. The run records the final selection in run.json."""
 
 
-# --- lifecycle (reporters, tracers, exporters) -------------------------------------------------
-
-
-@hookspec
-def harness_run_start(run: Run) -> None:
-    """A run is about to schedule its first sample; ``run.spec`` is what run.json holds."""
+# --- lifecycle: inside the run's event loop; must not block ----------------------------------
 
 
 @hookspec
-def harness_llm_call(run: Run, call: dict[str, Any]) -> None:
-    """A model call finished (or failed for good). ``call`` is the transcript entry: role,
-    request, response, usage, cost, latency, error."""
+def harness_run_start(run: RunInfo) -> None:
+    """A run has started its backends and sandbox and is about to schedule its first sample.
+    ``run.spec`` is a copy of what run.json holds; ``run.pending`` the attempts to schedule."""
 
 
 @hookspec
-def harness_sample_finish(run: Run, record: dict[str, Any]) -> None:
-    """One (sample, repeat) finished and its record was written to samples.jsonl."""
+def harness_sample_start(run: RunInfo, node_id: str, repeat: int) -> None:
+    """One (sample, repeat) is about to be solved: it is in flight until its
+    `harness_sample_finish`."""
 
 
 @hookspec
-def harness_run_finish(run: Run, summary: dict[str, Any]) -> None:
-    """The run ended (finished, interrupted or stopped by budget); ``summary`` is summary.json."""
+def harness_sample_phase(run: RunInfo, node_id: str, repeat: int, phase: str) -> None:
+    """The system working on (``node_id``, ``repeat``) entered a phase: it called
+    ``ctx.phase(name)`` (or ``ctx.trace("phase", name=…)``), which also writes a ``phase`` event
+    to the transcript. ``phase`` is a short text for people, e.g. ``round 2: Engineer``; it lasts
+    until the sample's next phase or its finish. Systems whose samples take long (several roles,
+    rounds) report phases so that progress displays can show where each sample is."""
+
+
+@hookspec
+def harness_llm_call(run: RunInfo, call: dict[str, Any]) -> None:
+    """A model call finished (or failed for good). ``call`` is its transcript entry: role,
+    backend, request, response, usage (tokens), cost (USD), latency (seconds), error."""
+
+
+@hookspec
+def harness_server_state(backend: str, server: dict[str, Any], state: str, detail: str) -> None:
+    """A server that a backend launched (a llama.cpp or vLLM process, see
+    `harness.serving.managed.ManagedServer`) changed state, during any command that starts
+    backends, before `harness_run_start` too. ``backend`` is the backend's spec; ``server`` a
+    copy of its description (name, argv, port, logs, pid); ``state`` one of ``starting``,
+    ``loading`` (still starting, reported every few seconds; ``detail`` is its newest log
+    line), ``ready`` (``detail``: how long it took), ``failed`` (``detail``: why, with the tail
+    of its log) and ``stopped``. May be called from an exit handler when the harness ends."""
+
+
+@hookspec
+def harness_sample_finish(run: RunInfo, record: Record) -> None:
+    """One (sample, repeat) finished and its record was appended to samples.jsonl."""
+
+
+@hookspec
+def harness_run_finish(run: RunInfo, summary: dict[str, Any]) -> None:
+    """The run ended (finished, stopped, interrupted, crashed or stopped by budget), its
+    backends and sandbox are closed, and ``summary`` (what summary.json holds) was written."""

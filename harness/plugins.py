@@ -14,7 +14,21 @@ from harness import __version__, hookspecs
 from harness.errors import PluginError, UsageError
 
 ENTRY_POINT_GROUP = "harness"
+#: The plugins that ship inside mas-harness, registered before any entry point (pytest's
+#: ``default_plugins`` is the model): name -> module, or ``module:Class`` for a plugin object
+#: made with no arguments. ``-p no:NAME`` leaves any of them out.
+BUILTIN_PLUGINS = {
+    "runs": "harness.cli.runs",
+    "run-list": "harness.cli.runlist",
+    "sandbox-commands": "harness.cli.sandbox",
+    "results": "harness.cli.results",
+    "scoring": "harness.cli.scoring",
+    "exporters": "harness.results.exporters",
+    "terminal": "harness.cli.progress:TerminalReporter",
+}
 KINDS = ("backends", "systems", "tasks", "sandboxes", "exporters")
+#: One of each kind, for messages ("unknown sandbox 'x'").
+SINGULAR = {"backends": "backend", "systems": "system", "tasks": "task", "sandboxes": "sandbox", "exporters": "exporter"}
 #: The attribute that names a registered class, per kind.
 NAME_ATTRIBUTE = {"backends": "scheme", "systems": "name", "tasks": "name", "sandboxes": "name", "exporters": "name"}
 
@@ -60,10 +74,16 @@ class Plugins:
                 name = getattr(cls, attribute, None)
                 if not name:
                     raise PluginError(f"plugin {info.name!r} ({info.origin}) registers {cls!r} without a {attribute!r}")
+                missing = sorted(getattr(cls, "__abstractmethods__", ())) + list(getattr(cls, "unimplemented", list)())
+                if missing:
+                    raise PluginError(
+                        f"plugin {info.name!r} ({info.origin}) registers {SINGULAR[kind]} {name!r} ({cls.__qualname__}) "
+                        f"without implementing {', '.join(missing)}. Implement them, or disable the plugin with -p no:{info.name}."
+                    )
                 taken = self.registry[kind].get(name)
                 if taken is not None and taken.cls is not cls:
                     raise PluginError(
-                        f"{kind[:-1]} {name!r} is registered twice: by plugin {taken.plugin.name!r} "
+                        f"{SINGULAR[kind]} {name!r} is registered twice: by plugin {taken.plugin.name!r} "
                         f"({taken.plugin.origin}) and by plugin {info.name!r} ({info.origin}). "
                         f"Uninstall one of them or disable it with -p no:NAME."
                     )
@@ -75,7 +95,7 @@ class Plugins:
             return self.registry[kind][name].cls
         except KeyError:
             known = ", ".join(sorted(self.registry[kind])) or "none"
-            singular = kind[:-1]
+            singular = SINGULAR[kind]
             raise UsageError(
                 f"unknown {singular} {name!r}. Known {kind}: {known}. "
                 f"Install the plugin that provides it, or check `harness plugins`."
@@ -100,18 +120,22 @@ def _register(pm: pluggy.PluginManager, infos: dict[str, PluginInfo], plugin: An
     infos[info.name] = info
 
 
-def load_plugins(
-    extra: Iterable[str] = (), blocked: Iterable[str] = (), builtins: dict[str, Any] | None = None
-) -> Plugins:
-    """Register the built-in plugin objects, every entry-point plugin, then the modules named
-    with -p; any of them named in ``blocked`` (-p no:NAME) is left out."""
+def _builtin(target: str) -> Any:
+    module_name, _, attribute = target.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attribute)() if attribute else module
+
+
+def load_plugins(extra: Iterable[str] = (), blocked: Iterable[str] = ()) -> Plugins:
+    """Register the built-in plugins (BUILTIN_PLUGINS), every entry-point plugin, then the modules
+    named with -p; any of them named in ``blocked`` (-p no:NAME) is left out."""
     blocked = set(blocked)
     pm = pluggy.PluginManager("harness")
     pm.add_hookspecs(hookspecs)
     infos: dict[str, PluginInfo] = {}
-    for name, plugin in (builtins or {}).items():
+    for name, target in BUILTIN_PLUGINS.items():
         if name not in blocked:
-            _register(pm, infos, plugin, PluginInfo(name, type(plugin).__module__, "mas-harness", __version__))
+            _register(pm, infos, _builtin(target), PluginInfo(name, target.partition(":")[0], "mas-harness", __version__))
     seen: set[tuple[str, str]] = set()
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = ep.dist.name if ep.dist else None

@@ -1,11 +1,19 @@
-"""The run record on disk: results/<run_id>/{run.json, samples.jsonl, transcripts/, summary.json, logs/}.
+r"""The run record on disk: results/<run_id>/{run.json, samples.jsonl, transcripts/, summary.json, logs/, run.lock}.
+
+One process writes a run at a time: it holds the run's lock (`harness.runlock`) from creating or
+resuming the run until its last write. A run whose run.json says ``running`` but whose lock no
+live process holds was killed (``kill -9``, a machine crash): it reads as ``interrupted``.
 
 samples.jsonl is appended one line per (sample, repeat) and fsynced, so a kill -9 loses at most
-the samples in flight; a line torn by the kill is dropped when the run is resumed.
+the samples in flight; a line torn by the kill is dropped when the run is resumed. Any text a
+model or a program produced is stored losslessly: a line is UTF-8 JSON, and one holding text
+that UTF-8 cannot encode (lone surrogates, e.g. undecodable program bytes kept by
+``surrogateescape``) is written with JSON's ``\uXXXX`` escapes instead, which read back exactly.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
@@ -16,10 +24,19 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.runlock import RunLock, lock_held
+from harness.types import Record
 
 RUN_FILE = "run.json"
 SAMPLES_FILE = "samples.jsonl"
 SUMMARY_FILE = "summary.json"
+
+
+def cache_folder(name: str) -> Path:
+    """``$XDG_CACHE_HOME/mas-harness/NAME`` (default ``~/.cache``): what the harness keeps between
+    commands that is not a run the user asked for (reference times, check-task records)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "mas-harness" / name
 
 
 def new_run_id(system: str, task: str) -> str:
@@ -36,7 +53,31 @@ def record_key(node_id: str, repeat: int) -> str:
     return f"{_safe(node_id)}.r{repeat}"
 
 
+def encode_line(data: Any) -> bytes:
+    """One JSON line as UTF-8 bytes: readable UTF-8 when the text allows, else ``\\uXXXX`` escapes
+    (never raises for any str content; both forms decode to the same object)."""
+    text = json.dumps(data, default=str, ensure_ascii=False)
+    try:
+        return text.encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        return json.dumps(data, default=str, ensure_ascii=True).encode("ascii") + b"\n"
+
+
+def _write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON in one system call, not flushed to disk (the caller syncs). Only
+    for files no reader opens before their record exists (a transcript), so no temporary file
+    and rename are needed."""
+    data_bytes = (json.dumps(data, indent=1, default=str) + "\n").encode("ascii")  # \uXXXX escapes: any text fits
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        while data_bytes:
+            data_bytes = data_bytes[os.write(fd, data_bytes) :]
+    finally:
+        os.close(fd)
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
+    """Replace ``path`` with ``data`` as JSON, atomically and durably."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     with tmp.open("w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=2, sort_keys=False, default=str)
@@ -46,21 +87,48 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _sync_file_system(fd: int) -> None:
+    """Flush every dirty page of the file system holding ``fd`` (Linux ``syncfs``): the batch's
+    transcripts, their renames and the records together; ``fsync`` of ``fd`` where syncfs is
+    missing or fails."""
+    syncfs = getattr(_libc, "syncfs", None)
+    if syncfs is None or syncfs(fd) != 0:
+        os.fsync(fd)
+
+
 class RunStore:
     """One run's folder."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.run_id = path.name
+        self.lock = RunLock(path)
 
     @classmethod
     def create(cls, results_dir: Path, run_id: str) -> RunStore:
+        """A new run folder, locked by this process. UsageError when the id is taken or
+        ``results_dir`` cannot be written (naming the folder)."""
+        if not run_id or "/" in run_id or run_id in (".", ".."):
+            raise UsageError(f"--run-id {run_id!r}: give a plain folder name (no '/')")
         path = results_dir / run_id
-        if path.exists():
-            raise UsageError(f"run {run_id!r} already exists in {results_dir}; pick another --run-id or use --resume {run_id}")
-        (path / "transcripts").mkdir(parents=True)
+        try:
+            results_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create the results folder {results_dir} ({exc.strerror}); give a writable --results-dir (or set HARNESS_RESULTS_DIR)") from exc
+        try:
+            path.mkdir()
+        except FileExistsError:
+            raise UsageError(f"run {run_id!r} already exists in {results_dir}; pick another --run-id or use --resume {run_id}") from None
+        except OSError as exc:
+            raise UsageError(f"cannot create a run folder in {results_dir} ({exc.strerror}); give a writable --results-dir (or set HARNESS_RESULTS_DIR)") from exc
+        store = cls(path)
+        store.lock.acquire()
+        (path / "transcripts").mkdir()
         (path / "logs").mkdir()
-        return cls(path)
+        return store
 
     @classmethod
     def open(cls, results_dir: Path, run_id: str) -> RunStore:
@@ -77,10 +145,16 @@ class RunStore:
         write_json_atomic(self.path / RUN_FILE, spec)
 
     def read_spec(self) -> dict[str, Any]:
+        """run.json as recorded, except that a run recorded as ``running`` whose lock no live
+        process holds reads as ``interrupted``, with a stop reason saying so."""
         try:
-            return json.loads((self.path / RUN_FILE).read_text())
+            spec = json.loads((self.path / RUN_FILE).read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise UsageError(f"{self.path / RUN_FILE} cannot be read: {exc}") from exc
+        if spec.get("status") == "running" and not lock_held(self.path):
+            spec["status"] = "interrupted"
+            spec["stop_reason"] = f"its process ended while running (killed, or the machine stopped); finish it with `harness run --resume {self.run_id}`"
+        return spec
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         write_json_atomic(self.path / SUMMARY_FILE, summary)
@@ -93,10 +167,17 @@ class RunStore:
 
     # --- samples.jsonl ------------------------------------------------------------------------
 
-    def read_records(self) -> list[dict[str, Any]]:
-        return list(self._iter_records())
+    def read_records(self) -> list[Record]:
+        """Every (sample, repeat)'s record, in the order first written; where a later line
+        re-ran the same (sample, repeat) (an infrastructure error retried by --resume), the
+        later line is the record."""
+        latest: dict[tuple[str, int], Record] = {}
+        for data in self._iter_lines():
+            record = Record.from_json(data)
+            latest[(record.node_id, record.repeat)] = record
+        return list(latest.values())
 
-    def _iter_records(self) -> Iterator[dict[str, Any]]:
+    def _iter_lines(self) -> Iterator[dict[str, Any]]:
         path = self.path / SAMPLES_FILE
         if not path.exists():
             return
@@ -121,12 +202,23 @@ class RunStore:
                 fh.truncate(keep)
                 os.fsync(fh.fileno())
 
-    def append_record(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, default=str, ensure_ascii=False) + "\n"
+    def append_record(self, record: Record) -> None:
+        """Append one record and make it durable (see `commit` for many at once)."""
+        self.commit([(record, None)])
+
+    def commit(self, attempts: list[tuple[Record, list[dict[str, Any]] | None]]) -> None:
+        """Write each attempt's transcript (when given) and append its record, then make all of it
+        durable with one flush of the file system: a group commit, so that the cost of durability
+        is paid once per batch rather than twice per sample. Blocking: call it from a thread."""
+        for record, transcript in attempts:
+            if transcript is not None:
+                _write_json(self.transcript_path(record.node_id, record.repeat), transcript)
+        data = b"".join(encode_line(record.to_json()) for record, _ in attempts)
         fd = os.open(self.path / SAMPLES_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, line.encode("utf-8"))
-            os.fsync(fd)
+            while data:  # os.write may write less than asked for a very large batch
+                data = data[os.write(fd, data) :]
+            _sync_file_system(fd)
         finally:
             os.close(fd)
 
@@ -135,20 +227,15 @@ class RunStore:
     def transcript_path(self, node_id: str, repeat: int) -> Path:
         return self.path / "transcripts" / f"{record_key(node_id, repeat)}.json"
 
-    def write_transcript(self, node_id: str, repeat: int, transcript: list[dict[str, Any]]) -> str:
-        path = self.transcript_path(node_id, repeat)
-        write_json_atomic(path, transcript)
-        return str(path.relative_to(self.path))
+    def transcript_ref(self, node_id: str, repeat: int) -> str:
+        """The transcript's path relative to the run folder, as records give it."""
+        return str(self.transcript_path(node_id, repeat).relative_to(self.path))
 
     def read_transcript(self, node_id: str, repeat: int) -> list[dict[str, Any]]:
         try:
             return json.loads(self.transcript_path(node_id, repeat).read_text())
         except (OSError, json.JSONDecodeError):
             return []
-
-    @property
-    def logs_dir(self) -> Path:
-        return self.path / "logs"
 
 
 def list_runs(results_dir: Path) -> list[RunStore]:

@@ -2,36 +2,56 @@
 
 from __future__ import annotations
 
+import abc
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from harness.types import Answer, Message, Sample
 
 if TYPE_CHECKING:
     from harness.context import SampleContext
-    from harness.dialog import Dialog
 
+#: The method a system implements for each task kind it declares in ``kinds``.
+KIND_METHODS = {"code": "solve", "qa": "solve", "dialog": "act"}
 
-class System:
-    """Subclasses set ``name`` and ``kinds`` (the task kinds they can do: ``code``, ``dialog``)
-    and implement `solve` (code tasks) and/or `act` (dialog tasks). ``options`` are the run's ``--system-opt K=V`` pairs (strings); a subclass
-    validates them in ``__init__`` and raises ConfigError for an unknown key or a bad value."""
+class System(abc.ABC):  # noqa: B024 - which methods are required depends on ``kinds``
+    """Subclasses set ``name`` and ``kinds`` (the task kinds they can do: ``code``, ``qa``,
+    ``dialog``) and implement `solve` (code/QA tasks) and/or `act` (dialog tasks), as ``kinds``
+    says; a missing one fails at registration, naming the plugin. ``options`` are the run's
+    ``--system-opt K=V`` pairs over harness.toml's ``[systems.NAME]`` table (values as text; a
+    sub-table ``[systems.NAME.KEY]`` arrives as a dict with TOML's types, for the keys listed in
+    ``option_tables``); a subclass validates them in ``__init__`` (keep it cheap: it also checks
+    harness.toml on every command) and raises ConfigError for an unknown key or a bad value."""
 
     name: ClassVar[str] = ""
+    #: Task kinds the system can do (``code``, ``qa``, ``dialog``); it is refused on any other.
     kinds: ClassVar[frozenset[str]] = frozenset({"code"})
     #: Model roles the system calls; ``--role ROLE=SPEC`` may give each its own backend.
     roles: ClassVar[tuple[str, ...]] = ("default",)
+    #: Options that harness.toml may give as tables (``[systems.NAME.KEY.…]``); any other sub-table is refused.
+    option_tables: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, options: dict[str, str]) -> None:
+    def __init__(self, options: dict[str, Any]) -> None:
         self.options = dict(options)
 
+    @classmethod
+    def unimplemented(cls) -> list[str]:
+        """Methods that ``kinds`` requires and the class does not implement."""
+        return sorted({method for kind in cls.kinds if (method := KIND_METHODS.get(kind)) and getattr(cls, method) is getattr(System, method)})
+
+    def attempts(self, sample: Sample) -> int | None:
+        """How many attempts the system has for ``sample`` when that is fixed (answers replayed
+        from a file: 0 means none, and the sample is not selected), else None: ``--repeats``."""
+        return None
+
     async def solve(self, sample: Sample, ctx: SampleContext) -> Answer:
+        """Answer one code or QA sample."""
         raise NotImplementedError(f"system {self.name!r} does not solve {sample.task!r} samples")
 
-    async def act(self, dialog: Dialog, ctx: SampleContext) -> Message:
+    async def act(self, dialog: Any, ctx: SampleContext) -> Message:
         """The agent's next message in a dialog task (role ``assistant``: text, tool calls, or
-        both). ``dialog`` holds the agent's instructions, its tools (OpenAI function schemas) and
-        the conversation so far as the agent sees it. Called once per agent turn; the task runs
-        the tool calls and the simulated user."""
+        both). ``dialog`` is a `harness.dialog.Dialog`: the agent's instructions, its tools (OpenAI
+        function schemas) and the conversation so far as the agent sees it. Called once per agent
+        turn; the task runs the tool calls and the simulated user."""
         raise NotImplementedError(f"system {self.name!r} does not hold dialogs")
 
     def describe(self) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -12,10 +13,13 @@ if TYPE_CHECKING:
     from harness.context import SampleContext
 
 
-class Task:
+class Task(abc.ABC):
     """Subclasses set ``name``, ``kind`` and ``version`` and implement `samples` and `score`.
-    ``options`` are the run's ``--task-opt K=V`` pairs; validate them in ``__init__``.
-    A task of kind ``dialog`` is a `harness.dialog.DialogTask`: it plays the episode itself."""
+    ``options`` are the run's ``--task-opt K=V`` pairs over harness.toml's ``[tasks.NAME]`` table
+    (values as text); validate them in ``__init__``, cheaply (no data loading: it also checks
+    harness.toml on every command). Store file paths absolute in ``self.options``: run.json
+    records them, and ``--resume`` may run from another folder. A task of kind ``dialog`` is a
+    `harness.dialog.DialogTask`: it plays the episode itself."""
 
     name: ClassVar[str] = ""
     kind: ClassVar[str] = "code"
@@ -26,16 +30,20 @@ class Task:
     #: A suite names other tasks (``tau2`` -> the three tau2 domains): ``harness run --task
     #: SUITE`` runs each member in turn, one run folder each, and prints one summary at the end.
     members: ClassVar[tuple[str, ...]] = ()
+    #: Options that harness.toml may give as tables (``[tasks.NAME.KEY]``); any other sub-table is refused.
+    option_tables: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, options: dict[str, str]) -> None:
         self.options = dict(options)
 
+    @abc.abstractmethod
     def samples(self) -> list[Sample]:
         """Every sample of the task as configured, in a stable order (ids unique)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def score(self, sample: Sample, answer: Answer, ctx: SampleContext) -> Outcome:
-        raise NotImplementedError
+        """The verdict on ``answer``; a failing answer is an Outcome, never an exception.
+        Raise SandboxError/BackendError only when the infrastructure failed."""
 
     def dataset_identity(self) -> dict[str, Any]:
         """Source, version, config, split, count, sha256 of the problems: for run.json."""

@@ -128,6 +128,7 @@ class Outcome:
     score: float = 0.0
     output: str = ""  # scorer output, e.g. the test's stderr (truncated by the store)
     details: dict[str, Any] = field(default_factory=dict)
+    tamper: list[str] = field(default_factory=list)  # escape hatches the program used
 
 
 # --- sandboxes ------------------------------------------------------------------------------
@@ -158,3 +159,103 @@ class ExecResult:
     @property
     def ok(self) -> bool:
         return self.exit_code == 0 and not self.timed_out and not self.oom
+
+
+@dataclass
+class ProgramRun:
+    """What a sandbox saw of one judged test program (`Sandbox.run_program`), from outside the
+    program's process: the judge (harness.codetasks.testrunner) derives the verdict from it."""
+
+    reports: list[str]  # the packets that arrived on the report channel, in order
+    exit_code: int | None  # negative: ended by that signal
+    cpu_seconds: float  # user + system CPU time of the program's process (and children it reaped)
+    duration: float  # wall-clock seconds
+    limit: str | None  # "cpu" or "wall" when the sandbox stopped the program at that limit
+    stderr: str
+    tier: str
+    oom: bool = False
+    truncated: bool = False
+    reports_dropped: int = 0  # packets past the ones kept
+    waiting_seconds: float | None = None  # runnable without a CPU, when the wall limit stopped it
+
+
+# --- records ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Record:
+    """One line of samples.jsonl: the result of one (sample, repeat).
+
+    ``status`` is the verdict (see `STATUSES`); ``score`` is 1.0/0.0 for code tasks and the reward
+    for dialog tasks. ``roles`` maps each model role to its meter (calls, input_tokens,
+    output_tokens, cost in USD, latency in seconds, errors); the token, call and cost totals
+    are their sums. ``tamper`` lists the escape hatches the program used (empty when none).
+    Durations are seconds. Keys a newer harness wrote that this one does not know are kept in
+    ``extra`` and written back unchanged."""
+
+    node_id: str
+    sample_id: str
+    task: str
+    repeat: int
+    status: Status
+    score: float = 0.0
+    seed: int | None = None
+    answer: str | None = None
+    answer_details: dict[str, Any] | None = None
+    output: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    tamper: list[str] = field(default_factory=list)
+    roles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    llm_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    latency: float = 0.0
+    solve_seconds: float = 0.0
+    score_seconds: float = 0.0
+    transcript: str | None = None
+    finished_at: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    @property
+    def scored(self) -> bool:
+        """Whether the attempt counts toward the system's metrics (infrastructure errors do not)."""
+        return self.status != "infra_error"
+
+    def to_json(self) -> dict[str, Any]:
+        """The samples.jsonl object: every field but ``extra``, then ``extra``'s keys."""
+        data = {f.name: to_dict(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "extra"}
+        return data | self.extra
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Record:
+        """Read a samples.jsonl object; raises KeyError when a required key is missing."""
+        known = _RECORD_FIELDS & data.keys()
+        return cls(**{k: data[k] for k in known}, extra={k: v for k, v in data.items() if k not in _RECORD_FIELDS})
+
+
+_RECORD_FIELDS = frozenset(f.name for f in dataclasses.fields(Record)) - {"extra"}
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What lifecycle hooks see of a run: read-only facts, never the engine's live objects.
+
+    ``spec`` is a copy of run.json as it stood when the run started; ``pending`` is how many
+    (sample, repeat) attempts this invocation schedules (fewer than samples x repeats on
+    --resume)."""
+
+    run_id: str
+    path: str
+    system: str
+    task: str
+    sandbox: str
+    samples: int
+    repeats: int
+    pending: int
+    spec: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)

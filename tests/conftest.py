@@ -78,3 +78,23 @@ async def box():
     await sandbox.start()
     yield sandbox
     await sandbox.close()
+
+
+def score_answers(sandbox, task, answers: list[tuple[str, str]]) -> list:
+    """Score (sample id, answer text) pairs through the task's own scorer in one pool (the
+    sandbox is started and closed here); the Outcomes, in order."""
+    import asyncio
+
+    from harness.context import Budget, SampleContext
+    from harness.types import Answer
+
+    async def go():
+        await sandbox.start()
+        try:
+            ctx = SampleContext(backends={}, sandbox=sandbox, budget=Budget())
+            samples = {s.id: s for s in task.samples()}
+            return await asyncio.gather(*(task.score(samples[sample_id], Answer(text), ctx) for sample_id, text in answers))
+        finally:
+            await sandbox.close()
+
+    return asyncio.run(go())

@@ -38,6 +38,8 @@ def write_run(
     wall_seconds: float = 10.0,
     sha256: str = "ab" * 32,
     repeats: int = 1,
+    task_options: dict[str, str] | None = None,
+    serving: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
     run = results / run_id
     (run / "transcripts").mkdir(parents=True)
@@ -49,7 +51,7 @@ def write_run(
         "ended_at": ended_at,
         "invocation": {"system": system, "task": task, "backend": backend, "options": {}},
         "system": {"name": system, "options": system_options or {}},
-        "task": {"name": task, "version": "1", "kind": "code", "options": {}, "dataset": {"source": "fixture", "version": "1", "count": len(node_ids), "sha256": sha256}},
+        "task": {"name": task, "version": "1", "kind": "code", "options": task_options or {}, "dataset": {"source": "fixture", "version": "1", "count": len(node_ids), "sha256": sha256}},
         "selection": {"selected": node_ids},
         "repeats": repeats,
         "seed": 0,
@@ -73,7 +75,8 @@ def write_run(
             "latency": a.latency, "solve_seconds": a.latency, "score_seconds": 0.0, "transcript": f"transcripts/{key}.json",
         })  # fmt: skip
     (run / "samples.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-    (run / "summary.json").write_text(json.dumps({"run_id": run_id, "status": status, "wall_seconds": wall_seconds}))
+    summary = {"run_id": run_id, "status": status, "wall_seconds": wall_seconds} | ({"serving": serving} if serving is not None else {})
+    (run / "summary.json").write_text(json.dumps(summary))
     return run
 
 

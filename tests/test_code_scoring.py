@@ -8,6 +8,7 @@ cache (XDG_CACHE_HOME) is shared by the module, as it would be across a user's r
 from __future__ import annotations
 
 import ast
+import asyncio
 import importlib.util
 import json
 import re
@@ -20,8 +21,8 @@ import pytest
 from conftest import MBPP_DATA, harness, harness_env, last_json, records, require_docker
 from harness_humaneval import HumanEval
 
-from harness.codeexec import run_tests
-from harness.reftimes import ReferenceTimes
+from harness.codetasks.reftimes import ReferenceTimes
+from harness.codetasks.testrunner import run_tests
 
 pytestmark = [pytest.mark.docker]
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
@@ -224,37 +225,53 @@ def test_score_writes_a_normal_run_record(env, tmp_path):
 
 
 
+BURN = "import time\nstarted = time.process_time()\nwhile time.process_time() - started < {seconds}:\n    pass\n"
+
+
 @in_module_loop
-async def test_time_limit_comes_from_the_measured_reference_and_is_cached(box, tmp_path, monkeypatch):
+async def test_time_limit_comes_from_the_measured_reference_cpu_time_and_is_cached(box, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     times = ReferenceTimes("slowtask", floor=1.0, factor=4.0)
-    slow_reference = "import time\ntime.sleep(0.6)\n"
+    slow_reference = BURN.format(seconds=0.6)
     limit, seconds = await times.limit(box, slow_reference)
-    assert 0.6 <= seconds < 3 and limit == pytest.approx(4 * seconds)
-    cache = json.loads((tmp_path / "mas-harness" / "reference-times" / "slowtask.docker.json").read_text())
+    assert 0.6 <= seconds < 1.5 and limit == pytest.approx(4 * seconds)
+    cache = json.loads((tmp_path / "mas-harness" / "reference-times" / "slowtask.docker.cpu.json").read_text())
     assert list(cache.values()) == [seconds]
 
     class NoSandbox:
         name = "docker"
 
-        async def run(self, *args, **kwargs):
+        async def run_program(self, *args, **kwargs):
             raise AssertionError("a cached reference time must not be measured again")
 
     assert await times.limit(NoSandbox(), slow_reference) == (limit, seconds)
-    fast_limit, _ = await times.limit(box, "x = 1\n")
-    assert fast_limit == 1.0
+    sleeping_limit, sleeping_seconds = await times.limit(box, "import time\ntime.sleep(0.6)\n")
+    assert sleeping_seconds < 0.3 and sleeping_limit == 1.0  # sleeping is not CPU time
 
 
 @in_module_loop
-async def test_overloaded_timeout_is_rerun_once_and_recorded(box, monkeypatch):
-    loop_program = "while True:\n    pass\n"
-    monkeypatch.setattr("harness.codeexec.overloaded", lambda: (False, 0.1))
-    calm = await run_tests(box, loop_program, 0.5)
-    assert calm.status == "timeout" and "overload_retry" not in calm.details
-    monkeypatch.setattr("harness.codeexec.overloaded", lambda: (True, 99.0))
-    busy = await run_tests(box, loop_program, 0.5)
-    assert busy.status == "timeout" and busy.details["overload_retry"]["load_1min"] == 99.0
-    assert busy.details["overload_retry"]["second_status"] == "timeout"
+async def test_the_time_limit_is_cpu_time_with_a_wall_clock_backstop(box):
+    looping = await run_tests(box, "while True:\n    pass\n", 0.5)
+    assert looping.status == "timeout" and "of CPU, past its limit of 0.50 s" in looping.details["reason"]
+    assert 0.5 <= looping.details["cpu_seconds"] < 0.8 and looping.details["duration"] < 2.0
+    sleeping = await run_tests(box, "import time\ntime.sleep(60)\n", 0.4)
+    assert sleeping.status == "timeout" and "wall-clock backstop" in sleeping.details["reason"]
+    assert sleeping.details["wall_limit"] == pytest.approx(5 * 0.4) and 2.0 <= sleeping.details["duration"] < 3.0
+    assert "rerun" not in sleeping.details  # asleep, not starved: nothing to run again
+    finished_over = await run_tests(box, BURN.format(seconds=0.8), 0.5)
+    assert finished_over.status == "timeout"
+
+
+@in_module_loop
+async def test_a_starved_program_is_rerun_alone(box, monkeypatch):
+    """The re-run waits for the programs in flight and runs with none beside it."""
+    monkeypatch.setattr("harness.codetasks.testrunner.starved", lambda run, limit: "RERUN-ME" in run.stderr)
+    neighbour = "import sys, time\ntime.sleep(1.0)\nprint('end', time.time(), file=sys.stderr)\n"
+    starving = "import sys, time\nprint('RERUN-ME start', time.time(), file=sys.stderr)\n"
+    *neighbours, rerun = await asyncio.gather(run_tests(box, neighbour, 5.0), run_tests(box, neighbour, 5.0), run_tests(box, starving, 5.0))
+    assert rerun.status == "passed" and rerun.details["rerun"]["why"].startswith("stopped at the wall-clock backstop")
+    ends = [float(n.output.split()[-1]) for n in neighbours]
+    assert float(rerun.output.split()[-1]) >= max(ends)
 
 
 @in_module_loop
@@ -266,7 +283,7 @@ async def test_overloaded_timeout_is_rerun_once_and_recorded(box, monkeypatch):
         ("raise KeyError('k')\n", "error", "KeyError: 'k'"),
         ("def f(:\n", "error", "SyntaxError"),
         ("import sys\nsys.exit(0)\nassert False\n", "error", "SystemExit"),
-        ("import os\nos._exit(0)\n", "error", "ended before its tests finished"),
+        ("import os\nos._exit(0)\n", "error", "SystemExit"),
         ("import os\nos.write(1, b'PASS')\nprint('passed')\nassert False\n", "failed", "AssertionError"),
         ("if __name__ == '__main__':\n    raise SystemExit(3)\n", "passed", "every test passed"),
         ("x = input()\n", "error", "EOFError"),

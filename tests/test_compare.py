@@ -8,9 +8,11 @@ import random
 
 import pytest
 from fake_runs import Attempt, outcomes, write_run
+from hypothesis import given
+from hypothesis import strategies as st
 
-from harness.cli import main
-from harness.stats import bootstrap_mean_ci, mcnemar_exact_p
+from harness.cli.main import main
+from harness.results.stats import bootstrap_mean_ci, mcnemar_exact_p
 
 
 @pytest.mark.parametrize(
@@ -93,3 +95,22 @@ def test_partial_runs_and_other_datasets_are_flagged(tmp_path, capsys):
     write_run(results, "b", outcomes("s0:F"), status="interrupted", sha256="cd" * 32)
     code, out, _ = _compare(results, capsys, "a", "b")
     assert code == 0 and "warning: run b is interrupted" in out and "warning: the runs' datasets differ" in out
+
+
+@given(st.integers(0, 80), st.integers(0, 80))
+def test_mcnemar_through_scipy_equals_the_exact_binomial_formula(wins, losses):
+    n = wins + losses
+    expected = 1.0 if n == 0 else min(1.0, 2 * sum(math.comb(n, i) for i in range(min(wins, losses) + 1)) / 2**n)
+    assert mcnemar_exact_p(wins, losses) == pytest.approx(expected, rel=1e-9, abs=1e-300)
+
+
+def test_bootstrap_interval_of_hand_countable_cases():
+    # two values 0 and 1: resampled means are 0 (1/4), 1/2 (1/2), 1 (1/4); the 2.5% and 97.5% points are 0 and 1
+    assert bootstrap_mean_ci([0.0, 1.0]) == (0.0, 1.0)
+    # twenty ones and one zero: P(no zero drawn) = (20/21)^21 = 36% > 2.5%, so the upper end is 1
+    assert bootstrap_mean_ci([1.0] * 20 + [0.0])[1] == 1.0
+    assert bootstrap_mean_ci([0.25]) == (0.25, 0.25)  # one sample: every resample is that sample
+    with pytest.raises(ValueError, match="no values"):
+        bootstrap_mean_ci([])
+    with pytest.raises(ValueError, match=">= 0"):
+        mcnemar_exact_p(-1, 3)

@@ -108,9 +108,9 @@ def test_each_participant_sees_only_its_side():
 async def test_native_requests_send_text_beside_tool_calls_never_null():
     """llama.cpp's Jinja chat templates concatenate contents and fail on null (tau2-mock's
     histories hold assistant tool calls without text)."""
+    from harness.backend import Backend
     from harness.context import Budget, SampleContext
     from harness.dialog import take_turn
-    from harness.llm import Backend
     from harness.types import Completion, Usage
 
     class Recorder(Backend):

@@ -6,12 +6,13 @@ from __future__ import annotations
 import math
 
 import pytest
+from harness_tau2.package import require_tau2
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.metrics import pass_hat_k, pass_hat_k_curve
-from harness.runner import summarize_records
-from harness_tau2.package import require_tau2
+from harness.results.metrics import pass_hat_k, pass_hat_k_curve
+from harness.results.summary import summarize_records
+from harness.types import Record
 
 
 def test_pass_hat_k_curve_against_hand_computed_values():
@@ -47,7 +48,7 @@ def _record(node: str, status: str, score: float, agent_cost: float = 0.01, user
         "default": {"calls": 3, "input_tokens": 300, "output_tokens": 30, "cost": agent_cost},
         "user": {"calls": 2, "input_tokens": 200, "output_tokens": 20, "cost": user_cost},
     }
-    return {"node_id": node, "status": status, "score": score, "roles": roles, "cost": agent_cost, "input_tokens": 300, "output_tokens": 30, "llm_calls": 3}
+    return Record(node_id=node, sample_id=node.split("::")[1], task="t", repeat=0, status=status, score=score, roles=roles, cost=agent_cost, input_tokens=300, output_tokens=30, llm_calls=3)
 
 
 def test_dialog_summary_has_pass_hat_k_average_reward_and_costs_by_role():
@@ -64,7 +65,7 @@ def test_dialog_summary_has_pass_hat_k_average_reward_and_costs_by_role():
     # a: 3 trials, 2 passed; b: 2 scored trials, both passed -> k up to 2
     assert metrics["pass^1"] == pytest.approx((2 / 3 + 1) / 2)
     assert metrics["pass^2"] == pytest.approx((1 / 3 + 1) / 2)
-    assert metrics["pass^3"] is None  # b has only 2 scored trials
+    assert metrics.get("pass^3") is None  # b has only 2 scored trials
     assert metrics["avg_reward"] == pytest.approx(4 / 5)
     assert summary["cost"] == pytest.approx(0.06)  # the agent's only
     assert summary["cost_by_role"]["user"] == {"calls": 12, "input_tokens": 1200, "output_tokens": 120, "cost": pytest.approx(0.12)}

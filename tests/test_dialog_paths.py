@@ -8,11 +8,11 @@ from __future__ import annotations
 import sys
 
 import pytest
-
 from conftest import TEST_PLUGINS
-from harness.context import Budget, SampleContext
 from harness_direct import Direct
 from harness_tau2 import Tau2Mock
+
+from harness.context import Budget, SampleContext
 
 sys.path.insert(0, str(TEST_PLUGINS))
 from harness_test_dialog_scripted import DialogScriptedBackend  # noqa: E402

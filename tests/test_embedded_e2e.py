@@ -71,7 +71,8 @@ def test_openai_backend_against_a_served_model_never_records_the_key(workdir, tm
     import asyncio
 
     from harness_llamacpp.backend import llama_server
-    from harness.shipped import smollm2_gguf
+
+    from harness.serving.shipped import smollm2_gguf
 
     server = llama_server(smollm2_gguf(), "smollm2")
     asyncio.run(server.start(tmp_path))

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from conftest import DOCKER_CONFIG, require_docker
+from conftest import DOCKER_CONFIG, require_docker, score_answers
 from harness_humaneval import HumanEval
 from harness_sandbox import DockerSandbox
-
-from harness.context import Budget, SampleContext
-from harness.types import Answer
 
 
 @pytest.fixture(scope="module")
@@ -21,18 +16,7 @@ def docker_sandbox():
 
 def score_all(sandbox, task, answers):
     """Score {sample_id: reply} in one pool; returns {sample_id: Outcome}."""
-
-    async def go():
-        await sandbox.start()
-        try:
-            ctx = SampleContext(backends={}, sandbox=sandbox, budget=Budget())
-            samples = {s.id: s for s in task.samples()}
-            outcomes = await asyncio.gather(*(task.score(samples[i], Answer(text), ctx) for i, text in answers.items()))
-            return dict(zip(answers, outcomes))
-        finally:
-            await sandbox.close()
-
-    return asyncio.run(go())
+    return dict(zip(answers, score_answers(sandbox, task, list(answers.items()))))
 
 
 def test_every_canonical_solution_passes(docker_sandbox):
@@ -42,6 +26,8 @@ def test_every_canonical_solution_passes(docker_sandbox):
     failing = {tid: o.output[-300:] for tid, o in outcomes.items() if o.status != "passed"}
     assert not failing, failing
     assert len(outcomes) == 164
+    flagged = {tid: o.details["tamper"] for tid, o in outcomes.items() if o.details["tamper"]}
+    assert flagged == {}, "a canonical solution carries tamper evidence"
 
 
 def test_wrong_crashing_looping_and_memory_hungry_completions_fail(docker_sandbox):

@@ -12,13 +12,13 @@ import signal
 from pathlib import Path
 
 import pytest
-
-from harness.config import Config
-from harness import shipped
-from harness.errors import BackendError, ServerError, UsageError
-from harness.types import CompletionRequest, Message
 from harness_llamacpp import LlamaCppBackend
 from harness_llamacpp import model as embedded
+
+from harness.config import Config
+from harness.errors import BackendError, ServerError, UsageError
+from harness.serving import shipped
+from harness.types import CompletionRequest, Message
 
 pytestmark = pytest.mark.model
 

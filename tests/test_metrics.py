@@ -2,7 +2,11 @@ from math import comb
 
 import pytest
 
-from harness.metrics import mean_over_samples, pass_at_k, pass_hat_k, wilson_interval
+from harness.results.metrics import (
+    mean_over_samples,
+    pass_at_k,
+    pass_hat_k,
+)
 
 
 @pytest.mark.parametrize("n", range(1, 9))
@@ -35,9 +39,3 @@ def test_mean_needs_enough_attempts():
 def test_bad_arguments(bad):
     with pytest.raises(ValueError):
         pass_at_k(*bad)
-
-
-def test_wilson_interval_contains_the_proportion():
-    low, high = wilson_interval(30, 100)
-    assert low < 0.3 < high
-    assert (round(low, 3), round(high, 3)) == (0.219, 0.396)

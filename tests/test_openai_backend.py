@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from harness_openai import OpenAIBackend, RetryPolicy
 
 from harness.config import Config, ModelConfig
 from harness.errors import BackendError, UsageError
-from harness.servers import free_port
+from harness.serving.managed import free_port
 from harness.types import CompletionRequest, Message
-from harness_openai import OpenAIBackend, RetryPolicy
 
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
 
@@ -317,3 +317,21 @@ def test_both_backends_are_registered_plugins() -> None:
     assert points["openai"].load().harness_add_backends() == [OpenAIBackend]
     (llamacpp,) = points["llamacpp"].load().harness_add_backends()
     assert llamacpp.scheme == "llamacpp"
+
+
+async def test_an_hour_priced_endpoint_is_charged_per_replica_for_the_time_the_run_holds_it(served: ScriptedServer, tmp_path) -> None:
+    backend = backend_for(served.url, served.url, hour_price=3.6)  # two replicas at $3.60 a server-hour
+    assert backend.server_seconds() == 0.0 and backend.describe()["hour_price"] == 3.6
+    opened = time.monotonic()
+    await backend.start(tmp_path)
+    await backend.complete(ask())
+    await asyncio.sleep(0.2)
+    await backend.close()
+    held = time.monotonic() - opened
+    seconds = backend.server_seconds()
+    assert 2 * 0.2 <= seconds <= 2 * held
+    assert backend.serving() == {"server_seconds": round(seconds, 3), "hour_price": 3.6, "cost": round(seconds / 1000, 8)}
+    await asyncio.sleep(0.05)
+    assert backend.server_seconds() == seconds  # closed: the meter stopped
+    tokens_only = backend_for(served.url, input_price=1.0)
+    assert tokens_only.server_seconds() is None and tokens_only.serving() is None

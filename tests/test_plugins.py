@@ -9,7 +9,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import harness, last_json
 
 TASK_MODULE = '''

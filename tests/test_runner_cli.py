@@ -162,7 +162,8 @@ def test_endpoint_dying_mid_run_gives_infra_errors_after_retries(workdir, tmp_pa
     import asyncio
 
     from harness_llamacpp.backend import llama_server
-    from harness.shipped import smollm2_gguf
+
+    from harness.serving.shipped import smollm2_gguf
 
     server = llama_server(smollm2_gguf(), "smollm2")
     asyncio.run(server.start(tmp_path))

@@ -11,12 +11,12 @@ import asyncio
 import time
 
 import pytest
-
 from conftest import DOCKER_CONFIG, require_docker
-from harness.errors import SandboxUnavailable
-from harness.types import Limits
 from harness_sandbox import DockerSandbox
 from harness_sandbox.engine import LABEL, connect
+
+from harness.errors import SandboxUnavailable
+from harness.types import Limits
 
 pytestmark = [pytest.mark.docker, pytest.mark.asyncio(loop_scope="module")]
 

@@ -9,11 +9,11 @@ import sys
 import time
 
 import pytest
+from harness_sandbox import LocalSandbox
 
 from harness.config import Config
 from harness.errors import SandboxError
 from harness.types import Limits
-from harness_sandbox import LocalSandbox
 
 
 def make_config(**options) -> Config:

@@ -2,8 +2,8 @@
 
 import pytest
 
+from harness.engine.selection import Expression, select
 from harness.errors import UsageError
-from harness.select import Expression, select
 from harness.types import Sample
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -14,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ServerError
-from harness.servers import ManagedServer, free_port, live_servers
+from harness.serving import managed
+from harness.serving.managed import ManagedServer, free_port, stop_servers
 
 # A tiny OpenAI-ish server: /v1/models (and /health unless --no-health). It starts a
 # grandchild that shares its process group and writes that grandchild's pid to a file, so the
@@ -83,13 +85,13 @@ def fake_server(tmp_path: Path):
     factory.grandchild = lambda: int(pid_file.read_text())  # type: ignore[attr-defined]
     yield factory
     for server in made:
-        server.stop_now()
+        stop_servers([server])
 
 
 async def test_start_serves_logs_and_stop_ends_the_group(fake_server, tmp_path: Path) -> None:
     server = fake_server()
     await server.start(tmp_path / "run")
-    assert server.running and server in live_servers()
+    assert server.running and server in managed._live
     assert server.model_ids == ["fake-model"]
     assert server.base_url == f"http://127.0.0.1:{server.port}/v1"
     out, err = server.log_paths
@@ -100,9 +102,9 @@ async def test_start_serves_logs_and_stop_ends_the_group(fake_server, tmp_path: 
     await server.stop()
     assert not server.running and server.returncode == -signal.SIGTERM
     assert _wait_gone(grandchild), "the server's child survived stop()"
-    assert server not in live_servers()
+    assert server not in managed._live
     await server.stop()  # safe twice
-    server.stop_now()
+    stop_servers([server])
 
 
 async def test_server_without_health_path_is_judged_by_models(fake_server, tmp_path: Path) -> None:
@@ -185,7 +187,7 @@ async def test_port_from_picks_the_first_free_port_upwards(fake_server, tmp_path
 HARNESS_PROCESS = textwrap.dedent(
     """
     import asyncio, signal, sys
-    from harness.servers import ManagedServer
+    from harness.serving.managed import ManagedServer
     script, pid_file, run_dir, mode = sys.argv[1:5]
 
     async def main():
@@ -226,3 +228,47 @@ def test_no_server_outlives_the_harness(mode: str, exit_code: int, tmp_path: Pat
         assert harness.stdout.read().strip() == "cancelled"
     assert _wait_gone(server_pid), "the server outlived the harness"
     assert _wait_gone(int(pid_file.read_text())), "the server's child outlived the harness"
+
+
+async def test_each_state_is_reported_and_the_uptime_measured(fake_server, tmp_path: Path, monkeypatch) -> None:
+    seen: list[tuple[str, str, int | None]] = []
+    server = fake_server(on_state=lambda described, state, detail: seen.append((state, detail, described["port"])))
+    assert server.uptime == 0.0
+    await server.start(tmp_path)
+    await asyncio.sleep(0.2)
+    await server.stop()
+    assert [state for state, _, _ in seen] == ["starting", "ready", "stopped"]
+    assert {port for _, _, port in seen} == {server.port}
+    assert seen[1][1].startswith("after ") and seen[2][1].startswith("after ")
+    uptime = server.uptime
+    assert 0.2 <= uptime < 30 and server.uptime == uptime  # stopped: it no longer grows
+
+
+async def test_a_slow_start_says_it_is_loading_with_its_newest_log_line(tmp_path: Path, monkeypatch) -> None:
+    from harness.serving import managed
+
+    monkeypatch.setattr(managed, "LOADING_EVERY", 0.3)
+    code = "import sys, time; print('loading weights 3/7', file=sys.stderr, flush=True); time.sleep(600)"
+    seen: list[tuple[str, str]] = []
+    server = ManagedServer("slow", [sys.executable, "-c", code], startup_timeout=1.5, on_state=lambda d, state, detail: seen.append((state, detail)))
+    with pytest.raises(ServerError, match="did not become ready"):
+        await server.start(tmp_path)
+    states = [state for state, _ in seen]
+    assert states[0] == "starting" and states[-2:] == ["failed", "stopped"] and "loading" in states
+    assert ("loading", "loading weights 3/7") in seen
+    failure = dict(seen)["failed"]
+    assert "did not become ready" in failure and "loading weights 3/7" in failure  # the tail of its log
+
+
+async def test_a_failed_start_is_reported_with_the_tail_of_its_log(tmp_path: Path) -> None:
+    seen: list[tuple[str, str]] = []
+    code = "import sys; print('CUDA out of memory', file=sys.stderr); sys.exit(1)"
+    server = ManagedServer("oom", [sys.executable, "-c", code], on_state=lambda d, state, detail: seen.append((state, detail)))
+    with pytest.raises(ServerError):
+        await server.start(tmp_path)
+    assert [state for state, _ in seen] == ["starting", "failed", "stopped"]
+    assert "exit code 1" in seen[1][1] and "CUDA out of memory" in seen[1][1]
+    ghost = ManagedServer("ghost", ["/nonexistent/serve-model"], on_state=lambda d, state, detail: seen.append((state, detail)))
+    with pytest.raises(ServerError):
+        await ghost.start(tmp_path)
+    assert seen[-1][0] == "failed" and "cannot run '/nonexistent/serve-model'" in seen[-1][1]

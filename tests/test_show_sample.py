@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fake_runs import RICH_TRANSCRIPT, Attempt, write_run
 
-from harness.cli import main
+from harness.cli.main import main
 
 
 def test_show_sample_prints_the_whole_transcript(tmp_path, capsys):

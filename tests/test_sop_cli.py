@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from conftest import harness, last_json, records
 
@@ -28,6 +29,8 @@ def test_run_records_the_feedback_loop_options_and_every_handover(workdir) -> No
         handed = [e for e in transcript if e.get("event") == "handover"]
         assert len(handed) == len(details["handovers"]) == 9
         assert all("document" in e and "content" in e for e in handed)
+        phases = [e["name"] for e in transcript if e.get("event") == "phase"]  # each role's turn (harness_sample_phase)
+        assert phases[:4] == ["round 1: Product Manager", "round 2: Architect", "round 3: Project Manager", "round 4: Engineer"]
 
 
 def test_role_backends_and_ablated_roles(workdir) -> None:
@@ -64,3 +67,11 @@ def test_company_mode_writes_the_project_and_runs_its_tests(workdir) -> None:
     team = json.loads((out / "docs/team.json").read_text())
     assert team["stop_reason"] == "done" and team["usage"]["engineer"]["calls"] == 1
     assert (out / "logs/transcript.jsonl").read_text().count('"handover"') == len(team["handovers"])
+    # the team's work was shown while it happened: each turn and each hand-over, in order, timed
+    shown = [line for line in proc.stderr.splitlines() if re.match(r"\[ *\d+\.\ds\] ", line)]
+    handovers = [line.split("] ", 1)[1].split("  (tokens")[0] for line in shown if "] hand-over " in line]
+    assert [h.split(": ", 1)[0].removeprefix("hand-over ") for h in handovers] == [h.split(":")[0] for h in team["handovers"]]
+    assert handovers[1].startswith("hand-over 2: product_manager -> architect") and "WritePRD (PRD)" in handovers[1]
+    assert "] round 1: Product Manager  (tokens 0, $0.0000)" in proc.stderr
+    times = [float(re.match(r"\[ *(\d+\.\d)s\]", line).group(1)) for line in shown]
+    assert times == sorted(times)

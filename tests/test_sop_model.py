@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import MBPP_DATA, harness, last_json, records
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-
-from harness.errors import ConfigError
 from harness_sop.documents import PRD, SystemDesign, TaskList
 from harness_sop.examples import entry_point_from_asserts, from_asserts, from_docstring
 from harness_sop.options import ROLE_ORDER, parse_settings
 from harness_sop.repair import RepairError, parse_json
 from harness_sop.structured import read_document
+
+from harness.errors import ConfigError
 
 GOOD = {"a": [1, 2], "b": "x"}
 

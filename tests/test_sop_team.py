@@ -7,11 +7,7 @@ import argparse
 import sys
 
 import pytest
-
 from conftest import TEST_PLUGINS
-from harness.config import Config
-from harness.context import Budget, SampleContext
-from harness.types import Sample
 from harness_sandbox import LocalSandbox
 from harness_sop.brief import Brief
 from harness_sop.checks import run_checks
@@ -23,6 +19,10 @@ from harness_sop.qa import extract_tests
 from harness_sop.roles import WRITE_DESIGN, WRITE_PRD, WRITE_TASKS
 from harness_sop.system import Sop
 from harness_sop.team import Team
+
+from harness.config import Config
+from harness.context import Budget, SampleContext
+from harness.types import Sample
 
 sys.path.insert(0, str(TEST_PLUGINS))
 from harness_test_sop_scripted import SopScriptedBackend  # noqa: E402

@@ -5,10 +5,9 @@ and the others must be listed with the reason."""
 from __future__ import annotations
 
 import pytest
-
 from conftest import harness, last_json
 
-PLUGINS = ["-p", "harness_tau2", "-p", "harness.scorecmds"]
+PLUGINS = ["-p", "harness_tau2"]
 
 
 @pytest.mark.slow

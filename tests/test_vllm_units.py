@@ -45,6 +45,9 @@ def test_fleet_options_defaults_and_checks() -> None:
     for bad in ({"vllm_servers": 0}, {"start_port": 70000}, {"stagger_delay": -1.0}):
         with pytest.raises(UsageError):
             FleetOptions.from_config(config(**bad))
+    assert plain.hour_price is None and FleetOptions.from_config(config(hour_price=2.5)).hour_price == 2.5
+    with pytest.raises(UsageError, match="--hour-price -1.0: give the USD one server costs per hour"):
+        FleetOptions.from_config(config(hour_price=-1.0))
 
 
 def test_launcher_forms() -> None:
@@ -111,7 +114,7 @@ def test_models_file_round_trips_through_the_config_loader(tmp_path: Path) -> No
     table = {"model": 'odd "name"', "base_url": ["http://127.0.0.1:8000/v1", "http://127.0.0.1:8001/v1"], "input_price": 0.5, "max_connections": 8}
     write_models_file(path, {"smol": table}, header="written by a test\nsecond line")
     model = load_models(path)["smol"]
-    assert model.model == 'odd "name"' and model.base_urls == table["base_url"]
+    assert model.model == 'odd "name"' and model.base_urls == table["base_url"] and model.hour_price is None
     assert (model.input_price, model.max_connections, model.backend) == (0.5, 8, "openai")
     assert path.read_text().startswith("# written by a test\n# second line\n")
 
@@ -140,3 +143,84 @@ def test_fleet_gives_each_server_its_gpus_and_the_same_command(tmp_path: Path) -
     argv = fleet.servers[0].argv_template
     assert argv == fleet.servers[1].argv_template
     assert argv[argv.index("--tensor-parallel-size") + 1] == "2" and argv[-1] == "--enforce-eager"
+
+
+def test_the_vllm_python_is_found_in_the_setup_venv_and_said(tmp_path, monkeypatch, capsys):
+    from harness_vllm.options import PYTHON_ENV, vllm_python
+
+    monkeypatch.delenv(PYTHON_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    python = tmp_path / ".venv-vllm" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("")
+    assert vllm_python(None) == str(python)
+    assert f"vllm: using {python}" in capsys.readouterr().err
+    assert vllm_python("/given/python") == "/given/python"
+    monkeypatch.setenv(PYTHON_ENV, "/env/python")
+    assert vllm_python(None) == "/env/python"
+
+
+# A stand-in for `vllm serve` that answers the health checks: enough to time a fleet's servers.
+FAKE_VLLM = """
+import http.server, json, sys
+port = int(sys.argv[sys.argv.index("--port") + 1])
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"data": [{"id": "m"}]}).encode() if self.path == "/v1/models" else b"ok"
+        self.send_response(200 if self.path in ("/health", "/v1/models") else 404)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+"""
+
+
+async def test_a_priced_fleet_is_charged_for_every_server_while_it_ran(tmp_path: Path) -> None:
+    import asyncio
+    import time
+
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
+    (tmp_path / "fake_vllm.py").write_text(FAKE_VLLM)
+    launcher = Launcher((sys.executable, str(tmp_path / "fake_vllm.py")), model_flag=True)
+    options = FleetOptions(servers=2, gpu_groups=(None, None), start_port=20000, hour_price=7.2)
+    backend = VLLMBackend("vllm:x", config(), Fleet(launcher, resolve_model(str(tmp_path / "model")), options))
+    assert backend.hour_price == 7.2 and backend.server_seconds() == 0.0
+    started = time.monotonic()
+    await backend.start(tmp_path / "run")
+    await asyncio.sleep(0.3)
+    await backend.close()
+    wall = time.monotonic() - started
+    seconds = backend.server_seconds()
+    assert 2 * 0.3 < seconds <= 2 * wall  # both servers, from launch to exit
+    assert backend.serving() == {"server_seconds": round(seconds, 3), "hour_price": 7.2, "cost": round(seconds * 7.2 / 3600, 8)}
+    assert backend.describe()["hour_price"] == 7.2
+
+
+def test_multi_node_flags_reach_the_server_command_and_run_json(tmp_path: Path) -> None:
+    """The README's multi-node recipe: vLLM's Ray executor and its parallel sizes go to the
+    server's command line as given, and run.json's backend description records that line."""
+    (tmp_path / "config.json").write_text("{}")
+    recipe = config(tensor_parallel_size=8, vllm_arg=["--pipeline-parallel-size 2 --distributed-executor-backend ray"])
+    fleet = Fleet(Launcher(("vllm", "serve"), model_flag=False), resolve_model(str(tmp_path)), FleetOptions.from_config(recipe))
+    (server,) = VLLMBackend("vllm:x", recipe, fleet).describe()["servers"]
+    argv = server["argv"]
+    assert argv[argv.index("--tensor-parallel-size") + 1] == "8"
+    assert argv[-4:] == ["--pipeline-parallel-size", "2", "--distributed-executor-backend", "ray"]
+
+
+def test_a_served_fleet_beyond_loopback_keeps_its_key_out_of_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness_vllm.exposure import Exposure
+
+    (tmp_path / "config.json").write_text("{}")
+    monkeypatch.setenv("FLEET_KEY", "s3cret-key")
+    exposure = Exposure.from_config(config(host="0.0.0.0", api_key_env="FLEET_KEY"))
+    fleet = Fleet(Launcher(("vllm", "serve"), model_flag=False), resolve_model(str(tmp_path)), FleetOptions(), exposure)
+    (server,) = fleet.servers
+    assert server.host == "0.0.0.0" and server.env["VLLM_API_KEY"] == "s3cret-key" and server.probe_headers == {"Authorization": "Bearer s3cret-key"}
+    assert "s3cret-key" not in " ".join(server.argv_template) and "s3cret-key" not in str(VLLMBackend("vllm:x", config(), fleet).describe())
+    assert Exposure.from_config(config(host="localhost")).api_key_env is None  # loopback: no key needed

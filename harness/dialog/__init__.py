@@ -9,8 +9,23 @@ episode's state), `DialogTask` and `EpisodeSetup` (what a task provides), `run_e
 """
 
 from harness.dialog.calling import take_turn
-from harness.dialog.conversation import AGENT, ENVIRONMENT, USER, Conversation, Dialog, Turn
-from harness.dialog.episode import TERMINATIONS, Environment, Episode, EpisodeLimits, ToolResult, execute_call, run_episode
+from harness.dialog.conversation import (
+    AGENT,
+    ENVIRONMENT,
+    USER,
+    Conversation,
+    Dialog,
+    Turn,
+)
+from harness.dialog.episode import (
+    TERMINATIONS,
+    Environment,
+    Episode,
+    EpisodeLimits,
+    ToolResult,
+    execute_call,
+    run_episode,
+)
 from harness.dialog.hermes import parse_tool_calls
 from harness.dialog.task import DialogTask, EpisodeSetup, ReferenceCheck
 from harness.dialog.user import ModelUser

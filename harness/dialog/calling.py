@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.backend import Model
 from harness.dialog.hermes import OPEN, parse_tool_calls, text_messages, tools_prompt
-from harness.llm import Model
 from harness.types import Message
 
 

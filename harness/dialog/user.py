@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from harness.backend import Model
 from harness.dialog.calling import take_turn
 from harness.dialog.conversation import Conversation
-from harness.llm import Model
 from harness.types import Message
 
 #: Extra tries when the model answers with neither text nor a tool call (tau2-bench's

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from harness import hookimpl
-from harness.context import SampleContext
+from harness import (
+    Answer,
+    ConfigError,
+    Message,
+    Sample,
+    SampleContext,
+    System,
+    hookimpl,
+)
 from harness.dialog import Dialog, take_turn
-from harness.errors import ConfigError
-from harness.system import System
-from harness.types import Answer, Message, Sample
 
 
 class Direct(System):

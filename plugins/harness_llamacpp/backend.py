@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 import dataclasses
-
 import sys
 from pathlib import Path
 from typing import Any
 
-from harness.config import Config, ModelConfig
-from harness.errors import BackendError, UsageError
-from harness.llm import Backend
-from harness.servers import ManagedServer
-from harness.types import Completion, CompletionRequest
-from harness_llamacpp.model import DEFAULT_MODEL, require_server, resolve_model
 from harness_openai import OpenAIBackend
+from harness_openai.launched import LaunchedBackend
+
+from harness import (
+    CompletionRequest,
+    Config,
+    ModelConfig,
+    UsageError,
+)
+from harness.serving.managed import ManagedServer, StateCallback
+from harness_llamacpp.model import DEFAULT_MODEL, require_server, resolve_model
 
 N_CTX = 4096
 #: Seconds to wait for the server to load the model and answer /v1/models.
 STARTUP_TIMEOUT = 180.0
 
 
-def llama_server(model_path: Path, alias: str) -> ManagedServer:
+def llama_server(model_path: Path, alias: str, on_state: StateCallback | None = None) -> ManagedServer:
     """llama.cpp's OpenAI-compatible server for one GGUF, serving it under the name ``alias``
-    with the chat template stored in the GGUF."""
+    with the chat template stored in the GGUF; ``on_state`` hears of its start-up and stop."""
     argv = [
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(model_path),
@@ -32,7 +35,7 @@ def llama_server(model_path: Path, alias: str) -> ManagedServer:
         "--host", "{host}",
         "--port", "{port}",
     ]  # fmt: skip
-    return ManagedServer("llamacpp", argv, startup_timeout=STARTUP_TIMEOUT)
+    return ManagedServer("llamacpp", argv, startup_timeout=STARTUP_TIMEOUT, on_state=on_state)
 
 
 def llama_dialect(request: CompletionRequest) -> CompletionRequest:
@@ -44,7 +47,7 @@ def llama_dialect(request: CompletionRequest) -> CompletionRequest:
     return dataclasses.replace(request, response_format={"type": "json_object", "schema": fmt["json_schema"]["schema"]})
 
 
-class LlamaCppBackend(Backend):
+class LlamaCppBackend(LaunchedBackend):
     """``llamacpp:smollm2`` (default) or ``llamacpp:/path/model.gguf``.
 
     `start` launches ``python -m llama_cpp.server`` (chat template from the GGUF) as a
@@ -59,8 +62,7 @@ class LlamaCppBackend(Backend):
         super().__init__(spec, config)
         self.model_path = model_path
         self.alias = alias
-        self.server = llama_server(model_path, alias)
-        self._client: OpenAIBackend | None = None
+        self.server = llama_server(model_path, alias, self.report_server)
 
     @classmethod
     def from_spec(cls, spec: str, config: Config) -> LlamaCppBackend:
@@ -72,23 +74,23 @@ class LlamaCppBackend(Backend):
         path = resolve_model(name)
         return cls(spec, config, path, DEFAULT_MODEL if name == DEFAULT_MODEL else path.stem)
 
-    async def start(self, run_dir: Path) -> None:
+    async def launch(self, run_dir: Path) -> OpenAIBackend:
         await self.server.start(run_dir)
         model = ModelConfig(name=self.spec, model=self.alias, base_urls=[self.server.base_url])
-        self._client = OpenAIBackend(self.spec, self.config, model, check=self.server.check)
+        return OpenAIBackend(self.spec, self.config, model, check=self.server.check)
 
-    async def complete(self, request: CompletionRequest) -> Completion:
-        if self._client is None:
-            raise BackendError(f"{self.spec}: complete() before start(): the llama.cpp server is not running")
+    def check(self) -> None:
         self.server.check()  # a dead server fails at once; one that dies mid-request fails on the retry's check
-        return await self._client.complete(llama_dialect(request))
 
-    async def close(self) -> None:
-        try:
-            if self._client is not None:
-                await self._client.close()
-        finally:
-            await self.server.stop()
+    async def stop_servers(self) -> None:
+        await self.server.stop()
+
+    def adapt(self, request: CompletionRequest) -> CompletionRequest:
+        return llama_dialect(request)
+
+    def server_seconds(self) -> float:
+        """The server's uptime (it has no price per hour: `serving` reports it unpriced)."""
+        return self.server.uptime
 
     def describe(self) -> dict[str, Any]:
         return {

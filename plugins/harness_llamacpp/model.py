@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from harness.errors import UsageError
-from harness.shipped import EMBEDDED_INSTALL, smollm2_gguf
+from harness import UsageError
+from harness.serving.shipped import EMBEDDED_INSTALL, smollm2_gguf
 
 DEFAULT_MODEL = "smollm2"
 #: Modules `python -m llama_cpp.server` imports: llama-cpp-python and its [server] extra.

@@ -9,10 +9,17 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from harness.config import Config, ModelConfig
-from harness.errors import BackendError, UsageError
-from harness.llm import Backend
-from harness.types import Completion, CompletionRequest, Message, Usage
+from harness import (
+    Backend,
+    BackendError,
+    Completion,
+    CompletionRequest,
+    Config,
+    Message,
+    ModelConfig,
+    Usage,
+    UsageError,
+)
 from harness_openai import wire
 from harness_openai.replicas import Replica, ReplicaPool
 from harness_openai.retry import RetryPolicy
@@ -57,6 +64,9 @@ class OpenAIBackend(Backend):
         carries no usage; either way the usage is flagged as estimated."""
         super().__init__(spec, config)
         self.model_config = model_config
+        self.hour_price = model_config.hour_price
+        self._opened: float | None = None  # time.monotonic() at start and at close
+        self._closed: float | None = None
         self.retry = retry or RetryPolicy(attempts=model_config.attempts, base_delay=model_config.backoff)
         self._check = check
         self._count_tokens = count_tokens
@@ -165,6 +175,7 @@ class OpenAIBackend(Backend):
         """Fail before the first sample when no replica can even be connected to: a run of
         thousands of requests against an endpoint that is down should stop at once, not retry
         each request. Any HTTP answer (even 401 or 404) counts as reachable."""
+        self._opened = time.monotonic()
         failures = await asyncio.gather(*(self._unreachable(replica) for replica in self._pool.replicas))
         if all(failures):
             listing = "; ".join(f"{r.base_url}: {reason}" for r, reason in zip(self._pool.replicas, failures))
@@ -185,8 +196,24 @@ class OpenAIBackend(Backend):
         return None
 
     async def close(self) -> None:
+        if self._opened is not None and self._closed is None:
+            self._closed = time.monotonic()
         for replica in self._pool.replicas:
             await replica.client.close()
+
+    def capacity(self) -> int:
+        """Requests in flight at most: ``max_connections`` per replica, summed over the replicas."""
+        return sum(replica.capacity for replica in self._pool.replicas)
+
+    def server_seconds(self) -> float | None:
+        """For endpoints with an ``hour_price``: the time the run held them (start to close),
+        times the replicas; None for endpoints priced by tokens alone."""
+        if self.hour_price is None:
+            return None
+        if self._opened is None:
+            return 0.0
+        held = (self._closed if self._closed is not None else time.monotonic()) - self._opened
+        return held * len(self._pool.replicas)
 
     def describe(self) -> dict[str, Any]:
         return {"spec": self.spec, "scheme": self.scheme, **self.model_config.describe(), "retry": self.retry.describe()}

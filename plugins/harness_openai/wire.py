@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from harness.types import Completion, CompletionRequest, Message, ToolCall, Usage
+from harness import Completion, CompletionRequest, Message, ToolCall, Usage
 
 #: HTTP statuses worth another try besides 5xx: request timeout, conflict, rate limit.
 RETRY_STATUSES = frozenset({408, 409, 429})

@@ -11,8 +11,13 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from harness.types import Sample
-from harness_sop.examples import Example, entry_point_from_asserts, from_asserts, from_docstring
+from harness import Sample
+from harness_sop.examples import (
+    Example,
+    entry_point_from_asserts,
+    from_asserts,
+    from_docstring,
+)
 
 SOLUTION_FILE = "solution.py"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.types import ExecResult
+from harness import ExecResult
 from harness_sop import sandbox_runner
 from harness_sop.documents import CheckFailure, Code, TestReport
 from harness_sop.office import Office

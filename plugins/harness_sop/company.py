@@ -5,7 +5,10 @@ rounds); afterwards DIR holds ``docs/prd.json``, ``docs/design.json``, ``docs/ta
 the roles that took part), the source files of the chosen code version, QA's tests under
 ``tests/``, ``docs/test_report.json`` (the sandbox run of those tests on that version),
 ``docs/team.json`` (stop reason, rounds, hand-overs, parse statistics, usage per role) and
-``logs/`` (the transcript, and the output of servers the command launched).
+``logs/`` (the transcript, and the output of servers the command launched). DIR must be new or
+empty (``--force`` writes into a non-empty one, replacing files of the same names).
+While it works, each role's turn and each hand-over is printed to stderr as it happens (plain
+lines, with the seconds since the start and the tokens and cost so far).
 Exit status: 0 when the project's tests passed, 1 when they failed or none ran, 2 usage error.
 """
 
@@ -13,19 +16,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
+import tempfile
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from harness.build import make_sandbox, resolve_backends
-from harness.config import Config, parse_pairs
-from harness.context import Budget, SampleContext
-from harness.errors import UsageError
-from harness.llm import Backend
-from harness.sandbox import Sandbox
+from harness import Budget, Config, Resources, SampleContext, UsageError
 from harness_sop.brief import Brief
 from harness_sop.documents import TestReport, TestSuite
 from harness_sop.office import Office
-from harness_sop.roles import RUN_TESTS, WRITE_DESIGN, WRITE_PRD, WRITE_TASKS, WRITE_TESTS
+from harness_sop.roles import (
+    RUN_TESTS,
+    WRITE_DESIGN,
+    WRITE_PRD,
+    WRITE_TASKS,
+    WRITE_TESTS,
+)
 from harness_sop.system import Sop, final_code, team_details
 from harness_sop.team import Team
 
@@ -34,9 +41,10 @@ DOCS = {WRITE_PRD: "docs/prd.json", WRITE_DESIGN: "docs/design.json", WRITE_TASK
 
 def add_command(subparsers: Any, add_common: Any) -> None:
     parser = subparsers.add_parser("sop", help="let the SOP company build a small project from a requirement")
-    add_common(parser)
+    add_common(parser, results_dir=False)
     parser.add_argument("idea", metavar="REQUIREMENT", help='what to build, e.g. "a cli number guessing game"')
-    parser.add_argument("--out", required=True, metavar="DIR", help="where the project is written")
+    parser.add_argument("--out", required=True, metavar="DIR", help="where the project is written: a new or empty folder")
+    parser.add_argument("--force", action="store_true", help="write into a non-empty --out, replacing files of the same names")
     parser.add_argument("--backend", metavar="SPEC", help="model backend (default: llamacpp:smollm2)")
     parser.add_argument("--role", action="append", metavar="ROLE=SPEC", help="give one role its own backend")
     parser.add_argument("--sandbox", metavar="NAME", help="where the tests run: docker (default) or local (unsafe)")
@@ -46,20 +54,44 @@ def add_command(subparsers: Any, add_common: Any) -> None:
     parser.set_defaults(handler=cmd_sop)
 
 
-async def _build(idea: str, out: Path, system: Sop, backends: dict[str, Backend], sandbox: Sandbox, config: Config) -> tuple[Team, Office]:
-    await sandbox.start()
-    try:
-        for backend in dict.fromkeys(backends.values()):
-            await backend.start(out)
-        ctx = SampleContext(backends=backends, sandbox=sandbox, budget=Budget(limit=config.getoption("max_cost")), seed=config.getoption("seed"))
+class HandoverLog:
+    """Company mode's progress: a line per role's turn (``phase`` events) and per hand-over
+    (``handover`` events) as they happen; the SampleContext's ``on_event`` and ``on_call``."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.started = time.monotonic()
+        self.tokens = 0
+        self.cost = 0.0
+
+    def on_call(self, call: dict[str, Any]) -> None:
+        usage = call.get("usage") or {}
+        self.tokens += usage.get("input_tokens", 0) + usage.get("output_tokens", 0)
+        self.cost += call.get("cost") or 0.0
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        if event["event"] == "phase":
+            self._line(str(event.get("name")))
+        elif event["event"] == "handover":
+            document = f" ({event['document_type']})" if event.get("document_type") else ""
+            to = ", ".join(event.get("received_by") or []) or "nobody"
+            self._line(f"hand-over {event.get('id')}: {event.get('sent_from')} -> {to}: {event.get('cause_by')}{document}")
+
+    def _line(self, text: str) -> None:
+        elapsed = time.monotonic() - self.started
+        print(f"[{elapsed:6.1f}s] {text}  (tokens {self.tokens:,}, ${self.cost:.4f})", file=self.stream, flush=True)
+
+
+async def _build(idea: str, out: Path, system: Sop, resources: Resources, budget: Budget, config: Config) -> tuple[Team, Office]:
+    async with resources.opened(out):
+        log = HandoverLog()
+        ctx = SampleContext(
+            backends=resources.backends, sandbox=resources.sandbox, budget=budget, seed=config.getoption("seed"), on_call=log.on_call, on_event=log.on_event
+        )
         office = Office(ctx, Brief.from_idea(idea), system.settings)
         team = Team(office)
         await team.run()
         return team, office
-    finally:
-        for backend in dict.fromkeys(backends.values()):
-            await backend.close()
-        await sandbox.close()
 
 
 def _write(out: Path, relative: str, text: str) -> None:
@@ -93,16 +125,33 @@ def write_project(out: Path, team: Team, office: Office) -> TestReport | None:
     return report
 
 
-def cmd_sop(config: Config) -> int:
-    system = Sop(parse_pairs(config.getoption("system_opt"), "--system-opt"))
-    out = Path(config.getoption("out"))
+def prepare_out(out: Path, force: bool) -> None:
+    """Make ``out`` (new, or empty unless ``force``) and prove it writable, before any model call.
+    UsageError names the folder and the fix."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: a file is in the way; give a directory")
-    sandbox = make_sandbox(config.getoption("sandbox"), config)
-    type(sandbox).preflight(config)
-    backends = resolve_backends(config.getoption("backend"), config.getoption("role"), config, system)
-    out.mkdir(parents=True, exist_ok=True)
-    team, office = asyncio.run(_build(config.getoption("idea"), out, system, backends, sandbox, config))
+    if out.is_dir() and not force:
+        present = sorted(entry.name for entry in out.iterdir())
+        if present:
+            shown = ", ".join(present[:5]) + (", …" if len(present) > 5 else "")
+            raise UsageError(f"--out {out} is not empty ({len(present)} entries: {shown}); give a new or empty folder, or add --force to write into it (files of the same names are replaced)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot write there ({exc.strerror}); give a folder you can write") from exc
+
+
+def cmd_sop(config: Config) -> int:
+    idea = config.getoption("idea").strip()
+    if not idea:
+        raise UsageError('give the requirement to build, e.g. harness sop "a cli number guessing game" --out game/')
+    system = Sop(config.system_options(Sop.name, config.getoption("system_opt")))
+    budget = Budget.from_config(config)
+    out = Path(config.getoption("out"))
+    resources = Resources.resolve(config, Resources.roles_of(system))
+    prepare_out(out, bool(config.getoption("force")))
+    team, office = asyncio.run(_build(idea, out, system, resources, budget, config))
     report = write_project(out, team, office)
     code, why = final_code(team)
     verdict = "untested (no QA engineer in the team)" if report is None else report.render().splitlines()[0].removeprefix("## ")

@@ -9,11 +9,18 @@ from __future__ import annotations
 import re
 import textwrap
 
-from harness.extract import extract_code
+from harness.codetasks.extraction import extract_code
 from harness_sop.brief import SOLUTION_FILE
 from harness_sop.documents import Code, SystemDesign, TaskList, TestReport
 from harness_sop.messages import USER_REQUIREMENT, Envelope
-from harness_sop.roles import RUN_TESTS, WRITE_CODE, WRITE_DESIGN, WRITE_PRD, WRITE_TASKS, Role
+from harness_sop.roles import (
+    RUN_TESTS,
+    WRITE_CODE,
+    WRITE_DESIGN,
+    WRITE_PRD,
+    WRITE_TASKS,
+    Role,
+)
 
 MAX_FILES = 4
 REPORT_CHARS = 2500

@@ -7,9 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.context import SampleContext
-from harness.llm import Model
-from harness.types import Completion, CompletionRequest, ExecResult, Limits, Message
+from harness import (
+    Completion,
+    CompletionRequest,
+    ExecResult,
+    Limits,
+    Message,
+    Model,
+    SampleContext,
+)
 from harness_sop.brief import Brief
 from harness_sop.documents import Document
 from harness_sop.options import Settings
@@ -42,6 +48,7 @@ class Office:
     brief: Brief
     settings: Settings
     stats: dict[str, ParseStats] = field(default_factory=dict)
+    round: int = 0  # the team's current round
 
     def _model(self, role: str) -> Any:
         return _Budgeted(self.ctx.llm(role), self.ctx)
@@ -62,3 +69,7 @@ class Office:
 
     def trace(self, event: str, **data: Any) -> None:
         self.ctx.trace(event, **data)
+
+    def phase(self, name: str) -> None:
+        """Tell the run where the sample is (see `SampleContext.phase`)."""
+        self.ctx.phase(name)

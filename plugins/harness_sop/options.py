@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from harness.errors import ConfigError
+from harness import ConfigError
 
 #: The company's roles, in the order of the SOP (also the model roles of ``--role ROLE=SPEC``).
 ROLE_ORDER: tuple[str, ...] = ("product_manager", "architect", "project_manager", "engineer", "qa_engineer")

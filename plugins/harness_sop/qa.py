@@ -8,12 +8,19 @@ from __future__ import annotations
 import ast
 import re
 
-from harness.extract import extract_code
+from harness.codetasks.extraction import extract_code
 from harness_sop.checks import run_checks, suite_path
 from harness_sop.documents import Code, TestReport, TestSuite
 from harness_sop.examples import examples_suite
 from harness_sop.messages import TEAM, USER_REQUIREMENT, Envelope
-from harness_sop.roles import RUN_TESTS, WRITE_CODE, WRITE_DESIGN, WRITE_PRD, WRITE_TESTS, Role
+from harness_sop.roles import (
+    RUN_TESTS,
+    WRITE_CODE,
+    WRITE_DESIGN,
+    WRITE_PRD,
+    WRITE_TESTS,
+    Role,
+)
 
 _TEST_DEF = re.compile(r"^\s*def\s+(test\w*)\s*\(", re.MULTILINE)
 

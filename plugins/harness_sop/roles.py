@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from harness.types import Message
+from harness import Message
 from harness_sop.documents import PRD, Document, SystemDesign, TaskList
 from harness_sop.messages import USER_REQUIREMENT, Envelope
 from harness_sop.office import Office
@@ -55,6 +55,7 @@ class Role:
             self.memory[envelope.cause_by] = envelope
         if not self.requires <= self.memory.keys():
             return []
+        self.office.phase(f"round {self.office.round}: {self.title}")
         return await self.act(news)
 
     async def act(self, news: list[Envelope]) -> list[Envelope]:

@@ -17,8 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from harness.llm import Model
-from harness.types import Message
+from harness import Message, Model
 from harness_sop.documents import Document
 from harness_sop.repair import CLOSE_TAG, OPEN_TAG, between_tags, parse_json
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from harness.context import SampleContext
-from harness.system import System
-from harness.types import Answer, Sample
+from harness import Answer, Sample, SampleContext, System
 from harness_sop.brief import Brief
 from harness_sop.documents import Code, TestReport
 from harness_sop.office import Office

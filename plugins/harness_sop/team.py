@@ -1,7 +1,8 @@
 """The team: its roles, the message pool, and the rounds.
 
 The user's requirement is published first. Each round runs, in SOP order, the roles that have
-news; what they publish is delivered after the round, so a round is one step of the SOP. The team
+news (each role that acts is a phase of the sample, ``round N: Title``); what they publish is
+delivered after the round, so a round is one step of the SOP. The team
 stops when a hand-over is addressed to it (``done``), when no role has news (``idle``), after
 ``max_rounds`` (``rounds``), or when the run's budget is spent (``budget``; what was produced in
 that round is still published).
@@ -50,6 +51,7 @@ class Team:
             self.office.trace("round", number=self.rounds, active=[r.key for r in active])
             outgoing: list[Envelope] = []
             try:
+                self.office.round = self.rounds
                 for role in active:
                     outgoing += await role.step()
             except OutOfBudget as exc:

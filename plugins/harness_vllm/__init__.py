@@ -4,8 +4,7 @@ checkpoint of the shipped SmolLM2 that vLLM can serve)."""
 
 from typing import Any
 
-from harness import hookimpl
-from harness.config import OptionParser
+from harness import OptionParser, hookimpl
 from harness_vllm import prepare, serve
 from harness_vllm.backend import VLLMBackend
 from harness_vllm.options import add_fleet_options

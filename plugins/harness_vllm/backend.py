@@ -7,11 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from harness_openai import OpenAIBackend
+from harness_openai.launched import LaunchedBackend
 
-from harness.config import Config, ModelConfig
-from harness.errors import BackendError, UsageError
-from harness.llm import Backend
-from harness.types import Completion, CompletionRequest
+from harness import (
+    Config,
+    ModelConfig,
+    UsageError,
+)
+from harness_vllm.exposure import Exposure
 from harness_vllm.fleet import Fleet
 from harness_vllm.launcher import resolve_launcher
 from harness_vllm.model import resolve_model
@@ -23,7 +26,7 @@ BASE_FEATURES = frozenset({"response_format", "seed", "stop", "n"})
 TOOL_FEATURES = frozenset({"tools", "tool_choice"})
 
 
-class VLLMBackend(Backend):
+class VLLMBackend(LaunchedBackend):
     """``vllm:MODEL`` with the fleet options (``--vllm-servers``, ``--gpu-ids`` …, see options.py)."""
 
     scheme = "vllm"
@@ -31,42 +34,38 @@ class VLLMBackend(Backend):
     def __init__(self, spec: str, config: Config, fleet: Fleet) -> None:
         super().__init__(spec, config)
         self.fleet = fleet
+        self.hour_price = fleet.options.hour_price
+        for server in fleet.servers:
+            server.on_state = self.report_server
         self.features = BASE_FEATURES | (TOOL_FEATURES if "--tool-call-parser" in fleet.options.vllm_args else frozenset())
         self.vllm_version: str | None = None
-        self._client: OpenAIBackend | None = None
 
     @classmethod
     def from_spec(cls, spec: str, config: Config) -> VLLMBackend:
         scheme, _, name = spec.partition(":")
         if scheme != cls.scheme:
             raise UsageError(f"backend {spec!r}: expected vllm:MODEL (a checkpoint folder, a hub id or smollm2)")
+        exposure = Exposure.from_config(config)  # first: a bind refused needs no model nor vLLM
         model = resolve_model(name)
         options = FleetOptions.from_config(config)
-        return cls(spec, config, Fleet(resolve_launcher(options.python), model, options))
+        return cls(spec, config, Fleet(resolve_launcher(options.python), model, options, exposure))
 
-    async def start(self, run_dir: Path) -> None:
+    async def launch(self, run_dir: Path) -> OpenAIBackend:
         await self.fleet.start(run_dir)
         self.vllm_version = await self.fleet.version()
-        endpoint = ModelConfig(name=self.spec, model=self.fleet.served_name, base_urls=self.fleet.base_urls)
+        endpoint = ModelConfig(name=self.spec, model=self.fleet.served_name, base_urls=self.fleet.base_urls, api_key_env=self.fleet.exposure.api_key_env)
         counter = ServerTokenCounter(self.fleet.live_url, self.fleet.served_name)
-        self._client = OpenAIBackend(self.spec, self.config, endpoint, check=self.fleet.check, count_tokens=counter)
+        return OpenAIBackend(self.spec, self.config, endpoint, check=self.fleet.check, count_tokens=counter)
 
-    @property
-    def client(self) -> OpenAIBackend:
-        if self._client is None:
-            raise BackendError(f"{self.spec}: the vLLM fleet is not running (complete() before start())")
-        return self._client
-
-    async def complete(self, request: CompletionRequest) -> Completion:
+    def check(self) -> None:
         self.fleet.check()  # a fleet that is all gone fails at once
-        return await self.client.complete(request)
 
-    async def close(self) -> None:
-        try:
-            if self._client is not None:
-                await self._client.close()
-        finally:
-            await self.fleet.stop()
+    async def stop_servers(self) -> None:
+        await self.fleet.stop()
+
+    def server_seconds(self) -> float:
+        """The fleet's servers' uptimes, summed: charged at ``--hour-price`` per server-hour."""
+        return self.fleet.server_seconds
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -78,6 +77,9 @@ class VLLMBackend(Backend):
             "launcher": self.fleet.launcher.describe(),
             "features": sorted(self.features),
             "base_urls": self.fleet.base_urls,
+            "host": self.fleet.exposure.host,
+            "api_key_env": self.fleet.exposure.api_key_env,
+            "hour_price": self.hour_price,
             "servers": self.fleet.describe(),
         }
         if self._client is not None:

@@ -14,27 +14,32 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ServerError
-from harness.servers import ManagedServer
+from harness import ServerError
+from harness.serving.managed import ManagedServer
+from harness_vllm.exposure import Exposure
 from harness_vllm.launcher import Launcher
 from harness_vllm.model import ServedModel
 from harness_vllm.options import FleetOptions
 
 
 class Fleet:
-    def __init__(self, launcher: Launcher, model: ServedModel, options: FleetOptions) -> None:
+    def __init__(self, launcher: Launcher, model: ServedModel, options: FleetOptions, exposure: Exposure | None = None) -> None:
         self.launcher = launcher
         self.model = model
         self.options = options
+        self.exposure = exposure or Exposure()
+        key = self.exposure.key
         args = ["--served-model-name", model.name, "--tensor-parallel-size", str(options.tensor_parallel_size), *options.vllm_args]
         argv = launcher.argv(model.source, args)
         self.servers = [
             ManagedServer(
                 "vllm",
                 argv,
-                env={"CUDA_VISIBLE_DEVICES": group} if group is not None else None,
+                env=({"CUDA_VISIBLE_DEVICES": group} if group is not None else {}) | self.exposure.server_env,
+                host=self.exposure.host,
                 startup_timeout=options.server_timeout,
                 port_from=options.start_port,
+                probe_headers={"Authorization": f"Bearer {key}"} if key else None,
             )
             for group in options.gpu_groups
         ]
@@ -42,6 +47,14 @@ class Fleet:
     @property
     def base_urls(self) -> list[str]:
         return [server.base_url for server in self.servers]
+
+    @property
+    def advertised_urls(self) -> list[str]:
+        """The base URLs other hosts use (the models file's): the servers' ports on the host name
+        of `Exposure.advertised_host`."""
+        host = self.exposure.advertised_host
+        host = f"[{host}]" if ":" in host else host
+        return [f"http://{host}:{server.port}/v1" for server in self.servers]
 
     @property
     def served_name(self) -> str:
@@ -79,6 +92,11 @@ class Fleet:
     async def stop(self) -> None:
         """Stop every server (all at once, one grace period). Safe to repeat."""
         await asyncio.gather(*(server.stop() for server in self.servers))
+
+    @property
+    def server_seconds(self) -> float:
+        """Uptime summed over the servers (two servers up for an hour: 7200)."""
+        return sum(server.uptime for server in self.servers)
 
     def check(self) -> None:
         """Raise ServerError when no server of the fleet runs any more; one dead replica among

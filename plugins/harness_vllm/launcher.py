@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import UsageError
+from harness import UsageError
 from harness_vllm.options import PYTHON_ENV
 from harness_vllm.pyenv import missing_modules
 

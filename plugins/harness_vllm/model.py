@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UsageError
+from harness import UsageError
 
 MODELS_DIR_ENV = "HARNESS_MODELS_DIR"
 #: Written into a prepared model's folder once it is complete: what it was made from.

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from harness.config import Config
-from harness.errors import UsageError
+import harness
+from harness import Config, UsageError
 
 PYTHON_ENV = "HARNESS_VLLM_PYTHON"
+#: The environment scripts/setup-vllm-cpu.sh builds (and `make test` through it).
+SETUP_VENV = ".venv-vllm"
 DEFAULT_START_PORT = 8000
 DEFAULT_SERVER_TIMEOUT = 900.0
 
@@ -29,6 +33,7 @@ def add_fleet_options(add: Callable[..., Any]) -> None:
     add("--stagger-delay", type=float, metavar="S", help="seconds between launching one vLLM server and the next (default 0)")
     add("--server-timeout", type=float, metavar="S", help=f"seconds each vLLM server may take to become ready (default {DEFAULT_SERVER_TIMEOUT:g})")
     add("--vllm-arg", action="append", metavar="ARGS", help="arguments for `vllm serve`, split like a shell line (repeatable), e.g. --vllm-arg='--max-model-len 4096'")
+    add("--hour-price", type=float, metavar="USD", help="price of one vLLM server per hour (e.g. its GPUs' rent), charged for the time the servers run; without it the report plots local models against tokens per sample")
     add("--vllm-python", metavar="PYTHON", help=f"python of the environment where vLLM is installed (default ${PYTHON_ENV}, else `vllm` on PATH)")
 
 
@@ -42,6 +47,7 @@ class FleetOptions:
     server_timeout: float = DEFAULT_SERVER_TIMEOUT
     vllm_args: tuple[str, ...] = ()
     python: str | None = None
+    hour_price: float | None = None  # USD per server-hour; None: unpriced
 
     @classmethod
     def from_config(cls, config: Config) -> FleetOptions:
@@ -56,6 +62,9 @@ class FleetOptions:
         for flag, value, low in (("--vllm-servers", servers, 1), ("--tensor-parallel-size", tp, 1), ("--start-port", start_port, 1), ("--stagger-delay", stagger, 0), ("--server-timeout", timeout, 1)):
             if value < low:
                 raise UsageError(f"{flag} {value}: give a number >= {low}")
+        hour_price = config.getoption("hour_price")
+        if hour_price is not None and not hour_price >= 0:
+            raise UsageError(f"--hour-price {hour_price}: give the USD one server costs per hour, 0 or more")
         if start_port > 65535:
             raise UsageError(f"--start-port {start_port}: a TCP port is at most 65535")
         args = tuple(a for chunk in config.getoption("vllm_arg", []) for a in shlex.split(chunk))
@@ -67,8 +76,26 @@ class FleetOptions:
             stagger_delay=stagger,
             server_timeout=timeout,
             vllm_args=args,
-            python=config.getoption("vllm_python") or os.environ.get(PYTHON_ENV) or None,
+            python=vllm_python(config.getoption("vllm_python")),
+            hour_price=hour_price,
         )
+
+
+def vllm_python(given: str | None) -> str | None:
+    """vLLM's python: --vllm-python, else $HARNESS_VLLM_PYTHON, else the .venv-vllm that
+    scripts/setup-vllm-cpu.sh builds (in the current folder or beside the harness's own
+    checkout), else None (``vllm`` on PATH). Says on stderr which one it picked and why."""
+    if given:
+        return given
+    if os.environ.get(PYTHON_ENV):
+        return os.environ[PYTHON_ENV]
+    checkout = Path(harness.__file__).resolve().parent.parent
+    for folder in dict.fromkeys([Path.cwd(), checkout]):
+        python = folder / SETUP_VENV / "bin" / "python"
+        if python.is_file():
+            print(f"vllm: using {python} (the {SETUP_VENV} of scripts/setup-vllm-cpu.sh; --vllm-python or ${PYTHON_ENV} picks another)", file=sys.stderr)
+            return str(python)
+    return None
 
 
 def gpu_groups(gpu_ids: list[str] | None, servers: int, tp: int) -> tuple[str | None, ...]:

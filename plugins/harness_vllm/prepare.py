@@ -18,9 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.config import Config
-from harness.errors import HarnessError, UsageError
-from harness.shipped import smollm2_gguf
+from harness import Config, ExitCode, HarnessError, UsageError
+from harness.serving.shipped import smollm2_gguf
 from harness_vllm.model import PREPARABLE, STAMP, is_prepared, prepared_path
 from harness_vllm.options import PYTHON_ENV
 from harness_vllm.pyenv import missing_modules
@@ -32,7 +31,7 @@ CONVERT_TIMEOUT = 1800
 
 
 class ConversionError(HarnessError):
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
 
 def add_parser(subparsers: Any, add_common: Any) -> None:

@@ -3,6 +3,10 @@
 It writes a models file (``[models.NAME]`` listing every replica's base_url) that later runs use
 with ``--config FILE --backend NAME``, keeps the fleet up until Ctrl-C (or SIGTERM), then stops
 every server and removes the file, so a models file on disk means a fleet behind it.
+
+For runs on other hosts: ``--host 0.0.0.0 --api-key-env VAR`` (a bind beyond loopback is refused
+without a key, see exposure.py); the models file then names this host and ``api_key_env = VAR``,
+and a run combines the files of several hosts with ``--config`` given once per file.
 """
 
 from __future__ import annotations
@@ -17,14 +21,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.config import Config
-from harness.errors import UsageError
+from harness import Config, ExitCode, UsageError
 from harness_vllm.backend import VLLMBackend
 from harness_vllm.fleet import Fleet
 from harness_vllm.modelsfile import write_models_file
 from harness_vllm.options import add_fleet_options
 
-EXIT_OK, EXIT_FLEET_GONE = 0, 1
 #: Seconds between two looks at the fleet's processes.
 WATCH_INTERVAL = 1.0
 
@@ -37,6 +39,8 @@ def add_parser(subparsers: Any, add_common: Any) -> None:
     p.add_argument("--models-file", metavar="FILE", help="models file to write (default: ./served-NAME.toml); removed when the fleet stops")
     p.add_argument("--input-price", type=float, default=0.0, metavar="USD", help="USD per million input tokens, for the runs' cost")
     p.add_argument("--output-price", type=float, default=0.0, metavar="USD", help="USD per million output tokens")
+    p.add_argument("--host", metavar="ADDRESS", help="address the servers listen on (default 127.0.0.1); anything beyond loopback (0.0.0.0, this host's address) needs --api-key-env")
+    p.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the API key the servers demand (vLLM's --api-key); the models file names it, so runs send it")
     add_fleet_options(p.add_argument)
     p.set_defaults(handler=cmd_serve)
 
@@ -60,7 +64,7 @@ def cmd_serve(config: Config) -> int:
         return asyncio.run(_serve(backend, name, prices, path, log_root))
     except (KeyboardInterrupt, asyncio.CancelledError):
         print(f"serve: stopped the {name} fleet", file=sys.stderr)
-        return EXIT_OK
+        return ExitCode.OK
 
 
 async def _serve(backend: VLLMBackend, name: str, prices: dict[str, float], path: Path, log_root: Path) -> int:
@@ -72,11 +76,12 @@ async def _serve(backend: VLLMBackend, name: str, prices: dict[str, float], path
     try:
         await backend.start(log_root)
         (log_root / "serve.json").write_text(json.dumps(backend.describe(), indent=2))
-        table = {"model": backend.fleet.served_name, "base_url": backend.fleet.base_urls} | prices
+        fleet = backend.fleet
+        table = {"model": fleet.served_name, "base_url": fleet.advertised_urls, "api_key_env": fleet.exposure.api_key_env, "hour_price": backend.hour_price} | prices
         header = f"Written by `harness serve {backend.spec}` (pid {os.getpid()}); removed when that fleet stops.\nUse: harness run --config {path} --backend {name} …"
         write_models_file(path, {name: table}, header)
         wrote = True
-        print(f"serving {backend.spec} as {name!r} at {' '.join(backend.fleet.base_urls)}", flush=True)
+        print(f"serving {backend.spec} as {name!r} at {' '.join(fleet.advertised_urls)}" + (f" (API key from ${fleet.exposure.api_key_env})" if fleet.exposure.api_key_env else ""), flush=True)
         print(f"models file {path}: harness run --config {path} --backend {name} …", flush=True)
         print(f"logs in {log_root / 'logs'}; Ctrl-C stops the fleet", flush=True)
         return await _watch(backend.fleet)
@@ -99,4 +104,4 @@ async def _watch(fleet: Fleet) -> int:
                 print(f"serve: server {k + 1} of {len(fleet.servers)} ({server.base_url}) exited with code {server.returncode}; see {server.log_paths[1]}", file=sys.stderr, flush=True)
         if len(reported) == len(fleet.servers):
             print("serve: every server of the fleet has exited; stopping", file=sys.stderr)
-            return EXIT_FLEET_GONE
+            return ExitCode.FAILED

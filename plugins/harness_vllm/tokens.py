@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.types import CompletionRequest, Message, Usage
+from harness import CompletionRequest, Message, Usage
 from harness_vllm.fleet import request_json
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from harness import RpcHandler
+from harness_sandbox.rpc import RpcServer
 from harness_sandbox.supervisor import PROTOCOL, decode, encode
 
 #: Largest protocol line accepted from a supervisor (results carry up to 2 x output_bytes, escaped).
@@ -77,23 +79,57 @@ class Worker:
             raise WorkerDied(f"{self.name} greeted with {hello!r}, expected protocol {PROTOCOL}")
         return hello
 
-    async def run(self, job: dict, timeout: float) -> dict:
-        """Send one job and return the supervisor's answer (a result or an error message)."""
-        self.jobs += 1
+    async def preload(self, message: dict, timeout: float) -> None:
+        """Have the supervisor load a runner module (a ``preload`` message); WorkerDied if it
+        cannot."""
         try:
-            self.writer.write(encode(job))
+            self.writer.write(encode(message))
             await self.writer.drain()
             reply = await self._read(timeout)
+        except (ConnectionError, OSError) as exc:
+            raise WorkerDied(f"{self.name}: broken channel while preloading: {exc}") from None
+        if reply.get("type") != "preloaded" or reply.get("id") != message["id"]:
+            self.unfit = f"could not preload {message['name']}: {reply.get('message') or reply!r}"
+            raise WorkerDied(f"{self.name} {self.unfit}")
+
+    async def send(self, message: dict) -> None:
+        """Write one message to the supervisor (whole, even when several tasks send at once)."""
+        self.writer.write(encode(message))
+        await self.writer.drain()
+
+    async def run(self, job: dict, timeout: float, rpc: RpcHandler | None = None) -> dict:
+        """Send one job (or a batch of them) and return the supervisor's answer: a result or an
+        error message (for a batch, a ``batch`` message holding one of those per job).
+
+        With `rpc` (a single job), the job's requests are served while it runs
+        (`harness_sandbox.rpc`); an exception of the handler is raised here once the job has ended."""
+        self.jobs += len(job["jobs"]) if job["type"] == "batch" else 1
+        server = RpcServer(job["id"], rpc, self.send) if rpc is not None else None
+        deadline = asyncio.get_running_loop().time() + timeout
+        try:
+            await self.send(job)
+            while True:
+                reply = await self._read(max(deadline - asyncio.get_running_loop().time(), 0.0))
+                if reply.get("type") != "rpc" or server is None or reply.get("id") != job["id"]:
+                    break
+                server.accept(reply.get("request"))
         except BaseException:
             self.unfit = self.unfit or "interrupted in the middle of a job"
             raise
+        finally:
+            if server is not None:
+                await server.close()
         if reply.get("id") != job["id"]:
             self.unfit = f"answered job {reply.get('id')!r} when asked for job {job['id']!r}"
             raise WorkerDied(f"{self.name} {self.unfit}")
-        if reply["type"] != "result":
-            self.unfit = reply.get("message") or repr(reply)
-        elif reply.get("anomalies"):
-            self.unfit = "; ".join(reply["anomalies"])
+        answers = reply.get("results", []) if reply["type"] == "batch" and job["type"] == "batch" else [reply]
+        for answer in answers:
+            if answer.get("type") != "result":
+                self.unfit = answer.get("message") or repr(answer)
+            elif answer.get("anomalies"):
+                self.unfit = "; ".join(answer["anomalies"])
+        if server is not None and server.failure is not None:
+            raise server.failure
         return reply
 
     async def _read(self, timeout: float) -> dict:

@@ -12,9 +12,8 @@ import asyncio
 import json
 from typing import Any
 
-from harness.errors import HarnessError
-from harness.sandbox import CheckRow
-from harness.types import Limits
+from harness import CheckRow, HarnessError, Limits
+from harness.codetasks.testrunner import judge
 from harness_sandbox.engine import connect, find_image, image_tag
 
 #: Prints a JSON object of facts about the sandbox, as seen from inside.
@@ -55,6 +54,33 @@ except OSError:
 print(len(children))
 """
 
+#: Makes one request over the RPC bridge (harness_sandbox.rpc) and prints the reply.
+RPC_PROBE = r"""
+import json, os
+request, reply = (int(fd) for fd in os.environ["HARNESS_RPC_FDS"].split(","))
+os.write(request, b'{"id": 1, "method": "ping", "params": 41}\n')
+print(open(reply, "rb").readline().decode().strip())
+"""
+
+#: The libraries the image provides for generated programs (image.PACKAGES).
+LIBRARIES_PROBE = "import numpy, sympy\nprint(numpy.__version__, sympy.__version__)\n"
+
+#: Writes a forged "passed" report on every descriptor, then tries to end its process before the
+#: runner reports; its own test fails.
+FORGERY_PROBE = r"""
+import os, _imp, importlib.machinery
+for fd in range(3, 64):
+    try:
+        os.write(fd, b'{"status":"passed","exception":null,"message":null,"tamper":[]}')
+    except OSError:
+        pass
+try:
+    _imp.create_builtin(importlib.machinery.ModuleSpec("posix", None))._exit(0)
+finally:
+    os._exit(0)
+assert False
+"""
+
 #: Touches 3 GiB with no rlimit on address space: only the container's memory limit stops it.
 MEMORY_PROBE = "data = b'\\x01' * (3 << 30)\nprint(len(data))\n"
 
@@ -78,6 +104,17 @@ async def _probe(cls: type, config: Any) -> list[CheckRow]:
         await box.start()
         hello = await box.run({}, ["python3", "-c", "print('hello')"], timeout=10)
         rows = [CheckRow("round trip", hello.stdout == "hello\n", f"{hello.duration * 1000:.0f} ms in the container")]
+
+
+        async def ping(method: str, params: Any) -> Any:
+            return params + 1
+
+        bridged = await box.run({"rpc.py": RPC_PROBE}, ["python3", "rpc.py"], timeout=10, rpc=ping)
+        rows.append(CheckRow("rpc bridge", bridged.stdout.strip() == '{"id":1,"result":42}', bridged.stdout.strip() or bridged.stderr[-300:]))
+        libraries = await box.run({"libs.py": LIBRARIES_PROBE}, ["python3", "libs.py"], timeout=30)
+        rows.append(CheckRow("numpy and sympy", libraries.exit_code == 0,
+                             f"numpy {libraries.stdout.split()[0]}, sympy {libraries.stdout.split()[1]}" if libraries.exit_code == 0
+                             else f"{libraries.stderr.strip()[-200:]} (rebuild the image: `harness sandbox build --offline --force`)"))
         facts = await box.run({"probe.py": PROBE}, ["python3", "probe.py"], timeout=30)
         if facts.exit_code != 0:
             return rows + [CheckRow("isolation probe", False, facts.stderr[-500:])]
@@ -86,6 +123,9 @@ async def _probe(cls: type, config: Any) -> list[CheckRow]:
             forks = await box.run({"forks.py": FORK_PROBE}, ["python3", "forks.py"], timeout=30, limits=Limits(processes=processes))
             count = int(forks.stdout or 0)
             rows.append(CheckRow(name, forks.exit_code == 0 and count < ceiling, f"fork failed after {count} children (limit {ceiling})"))
+        forged = judge(await box.run_program(FORGERY_PROBE, cpu_limit=5.0, wall_limit=25.0), 5.0)
+        rows.append(CheckRow("unforgeable verdicts", forged.status == "error" and bool(forged.tamper),
+                             f"a program that forges its report: {forged.status} ({forged.reason}); evidence: {'; '.join(forged.tamper)}"))
         memory = await box.run({"mem.py": MEMORY_PROBE}, ["python3", "mem.py"], timeout=30, limits=Limits(memory_mb=None))
         rows.append(CheckRow("memory limit", memory.oom and memory.exit_code != 0,
                              f"3 GiB allocation without rlimit: exit {memory.exit_code}, oom={memory.oom}"))

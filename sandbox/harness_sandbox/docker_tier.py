@@ -20,9 +20,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError, SandboxError
-from harness.sandbox import CheckRow
-from harness.types import Limits
+from harness import CheckRow, HarnessError, Limits, SandboxError
 from harness_sandbox import supervisor
 from harness_sandbox.channel import READ_LIMIT, TailBuffer, Worker
 from harness_sandbox.engine import DEFAULT_IMAGE, LABEL, connect, find_image, image_tag

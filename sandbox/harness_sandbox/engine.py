@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from harness import __version__
-from harness.errors import SandboxUnavailable
+from harness import SandboxUnavailable, __version__
 
 if TYPE_CHECKING:
     import docker
 
 #: Every container the harness starts carries this label (value "1"), plus LABEL + ".run".
 LABEL = "mas-harness.sandbox"
-DEFAULT_IMAGE = f"mas-harness-sandbox:{__version__}"
+#: The image's revision: bumped whenever what the image holds changes (image.PACKAGES, the
+#: Dockerfile), so that a changed image gets a tag of its own, which `harness sandbox build`
+#: builds without --force and without replacing the image that running tests use.
+#: r2: python3-numpy and python3-sympy.
+IMAGE_REVISION = 2
+DEFAULT_IMAGE = f"mas-harness-sandbox:{__version__}-r{IMAGE_REVISION}"
 LOCAL_HINT = "or choose `--sandbox local` knowingly (it runs programs on this host, unisolated)"
 
 

@@ -1,6 +1,6 @@
 """`harness sandbox build`: the sandbox image, from the Dockerfile or, offline, from debootstrap.
 
-The offline path needs no registry: debootstrap (Debian bookworm, minbase, + python3) into a
+The offline path needs no registry: debootstrap (Debian bookworm, minbase, + `PACKAGES`) into a
 temp dir, then the root fs is streamed as a tar into the engine's image import. The Debian
 mirror comes from this host's apt configuration at run time (or HARNESS_SANDBOX_MIRROR).
 """
@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from harness.errors import SandboxError, SandboxUnavailable
+from harness import SandboxError, SandboxUnavailable
 from harness_sandbox.engine import connect, image_tag
 
 SUITE = "bookworm"
@@ -28,6 +28,9 @@ IMPORT_CHANGES = [
     "ENV LANG=C.UTF-8",
     'CMD ["python3"]',
 ]
+#: Debian packages installed into the image: Python and the libraries that generated programs
+#: (MAS-GPT's, AFlow's) commonly import. Changing it: bump engine.IMAGE_REVISION.
+PACKAGES = ["python3", "python3-numpy", "python3-sympy"]
 #: Paths in the root fs that nothing in the sandbox needs.
 TRIM = ["var/cache/apt/archives/*.deb", "var/lib/apt/lists/*", "usr/share/doc/*", "usr/share/man/*", "usr/share/info/*"]
 
@@ -104,8 +107,8 @@ def _debootstrap_image(client: Any, tag: str) -> Any:
     mirror = debian_mirror()
     with tempfile.TemporaryDirectory(prefix="harness-rootfs-") as tmp:
         root = Path(tmp) / "root"
-        _say(f"debootstrap: Debian {SUITE} (minbase + python3) from {mirror}; this takes a few minutes")
-        _run_logged(["debootstrap", "--variant=minbase", "--include=python3", SUITE, str(root), mirror])
+        _say(f"debootstrap: Debian {SUITE} (minbase + {', '.join(PACKAGES)}) from {mirror}; this takes a few minutes")
+        _run_logged(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(root), mirror])
         for pattern in TRIM:
             for path in glob.glob(str(root / pattern)):
                 shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
-from harness.errors import SandboxError
+from harness import RpcHandler, SandboxError
 from harness_sandbox.channel import Worker, WorkerDied
 
 Spawn = Callable[[], Awaitable[Worker]]
@@ -79,18 +79,19 @@ class Pool:
         for slot in self.slots:
             self.free.put_nowait(slot)
 
-    async def run(self, job: dict, timeout: float) -> dict:
+    async def run(self, job: dict, timeout: float, rpc: RpcHandler | None = None) -> dict:
         """The supervisor's answer to `job`. A worker that dies mid-job is replaced and the job
-        tried once more on another; a second death is a SandboxError."""
+        tried once more on another; a second death is a SandboxError. A job with an RPC
+        handler is tried once only (the requests it made may have had effects)."""
         died: WorkerDied | None = None
-        for _ in range(2):
+        for _ in range(1 if rpc is not None else 2):
             if self.closed:
                 raise SandboxError("the sandbox was closed before the job could run")
             slot = await self.free.get()
             try:
                 worker = await slot.ready(self.spawn)
                 try:
-                    return await worker.run(job, timeout)
+                    return await worker.run(job, timeout, rpc)
                 except WorkerDied as exc:
                     died = exc
             finally:
@@ -99,7 +100,7 @@ class Pool:
                 elif slot.worker is not None and (slot.worker.unfit or slot.worker.jobs >= self.recycle):
                     slot.renew(self.spawn)
                 self.free.put_nowait(slot)
-        raise SandboxError(f"the sandbox failed to run the job twice; last time: {died}")
+        raise SandboxError(f"the sandbox failed to run the job {'(it has an RPC bridge: not retried)' if rpc is not None else 'twice'}; last time: {died}")
 
     async def close(self) -> None:
         self.closed = True

@@ -8,20 +8,47 @@ the protocol lives in this one file. Every message has a ``type``:
 
 host -> supervisor
     ``{"type": "job", "id", "files": {relpath: base64}, "argv": [...], "stdin": base64 | null,
-    "timeout": seconds, "limits": {memory_mb, cpu_seconds, processes, file_size_mb, output_bytes}}``
+    "timeout": seconds, "limits": {memory_mb, cpu_seconds, processes, file_size_mb, output_bytes}}``;
+    ``{"type": "preload", "id", "name", "source"}``: execute a runner module's source once, here
+    (a program runner: it defines ``REPORT_FD``, ``prepare(source)`` and
+    ``child_main(prepared, options)``, which never returns);
+    ``{"type": "program", "id", "runner", "program", "options", "cpu_limit", "wall_limit",
+    "limits"}``: a program judged from outside its process (below);
+    ``{"type": "batch", "id", "jobs": [message, ...]}``: several of the above, run one after
+    the other and answered together (one round trip for all of them).
 supervisor -> host
     ``{"type": "hello", "protocol", "pid", "uid", "python"}`` once, when ready;
-    ``{"type": "result", "id", "exit_code", "stdout", "stderr", "timed_out", "oom", "truncated",
-    "duration", "anomalies": [...]}`` per job; ``anomalies`` lists what makes this supervisor
-    unfit for further jobs (processes that outlived the job, a full work filesystem …);
+    ``{"type": "preloaded", "id", "name"}``;
+    ``{"type": "batch", "id", "results": [answer, ...]}``, in the order of the batch's jobs;
+    ``{"type": "result", "id", "exit_code", "stdout", "stderr", "timed_out", "limit", "oom",
+    "truncated", "duration", "cpu_seconds", "anomalies": [...]}`` per job (a program's also has
+    ``"reports": [packet text, ...]``, ``"reports_dropped"`` and ``"waiting_seconds"``);
+    ``limit`` is "cpu" or "wall" when the job was stopped at that limit; ``anomalies`` lists
+    what makes this supervisor unfit for further jobs (processes that outlived the job, a full
+    work filesystem …);
     ``{"type": "error", "id", "message"}`` when a message could not be handled.
 
 A job whose argv is ``python3 SCRIPT.py ...`` runs in a fork of the supervisor itself, which
-skips the interpreter's start-up (see `_ForkedPython`); any other argv is exec'd as given, with
+skips the interpreter's start-up (see `_run_script`); any other argv is exec'd as given, with
 ``python3`` meaning the supervisor's own interpreter.
 
-A message of unknown type is answered with an error, so new kinds (the model RPC bridge) can be
-added to both sides without confusing an older peer.
+A program job runs the same way, in a forked child, but the child calls the preloaded runner's
+``child_main`` with what ``prepare`` (run here, before the fork) made of the program; the child
+writes its report on ``REPORT_FD``, a packet-mode pipe that only this supervisor reads, and
+every packet that arrives is handed back. The child's CPU time (kernel accounting of the child
+and the children it reaped) is held to ``cpu_limit``; ``wall_limit`` is the wall-clock backstop.
+``waiting_seconds`` is how long the child was runnable but had no CPU (from
+/proc/PID/schedstat; null where unknown), read when the backstop stopped it.
+
+A message of unknown type is answered with an error, so new kinds can be added to both sides
+without confusing an older peer.
+
+A job with ``"rpc": true`` may make requests back to the host while it runs (the RPC bridge):
+``{"type": "rpc", "id", "request"}`` goes up for each request line the job writes, and the host
+answers with ``{"type": "rpc_reply", "id", "reply"}`` or ends the job with ``{"type": "cancel",
+"id", "reason"}`` (its result then says ``"cancelled": reason``). The protocol, the job's side of
+it and the host's are documented in ``harness_sandbox.rpc``; `_RpcRelay` below is the
+supervisor's part.
 
 When the supervisor is the init of a PID namespace (pid 1: inside a container) every other
 process in sight belongs to the job, so after each job it kills them all and empties the whole
@@ -34,6 +61,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import base64
+import gc
 import io
 import json
 import math
@@ -56,8 +84,17 @@ DRAIN_GRACE = 0.5
 #: A work filesystem with less free space than this after a job is reported as full.
 FULL_BELOW_BYTES = 1 << 20
 CHUNK = 1 << 16
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+#: Report packets of one program job kept (a program that floods the channel is cut off).
+MAX_PACKETS = 16
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
+#: The environment variable that tells a job with the RPC bridge its descriptors: "REQUEST,REPLY".
+RPC_ENV = "HARNESS_RPC_FDS"
+#: Longest request line a job may write (a longer one is refused and its bytes dropped).
+RPC_LINE_LIMIT = 16 << 20
+#: Replies a job has left unread beyond this many bytes end it (the supervisor's memory is the container's).
+RPC_UNREAD_LIMIT = 64 << 20
 
 
 # --- the protocol, shared with the host -------------------------------------------------------
@@ -86,8 +123,9 @@ def _b64(data: str | bytes) -> str:
     return base64.b64encode(data.encode() if isinstance(data, str) else data).decode("ascii")
 
 
-def job_message(job_id: int, files: dict, argv: list, stdin, timeout: float, limits: dict) -> dict:
-    """A job message; file contents and stdin may be str (sent as UTF-8) or bytes."""
+def job_message(job_id: int, files: dict, argv: list, stdin, timeout: float, limits: dict, rpc: bool = False) -> dict:
+    """A job message; file contents and stdin may be str (sent as UTF-8) or bytes. With `rpc`
+    the job gets the RPC bridge (module docstring)."""
     if not argv:
         raise ValueError("argv is empty: give the program to run, e.g. ['python3', 'main.py']")
     return {
@@ -97,6 +135,31 @@ def job_message(job_id: int, files: dict, argv: list, stdin, timeout: float, lim
         "argv": [str(arg) for arg in argv],
         "stdin": None if stdin is None else _b64(stdin),
         "timeout": float(timeout),
+        "limits": limits,
+        "rpc": bool(rpc),
+    }
+
+
+def preload_message(job_id: int, name: str, source: str) -> dict:
+    return {"type": "preload", "id": job_id, "name": name, "source": source}
+
+
+def batch_message(job_id: int, jobs: list[dict]) -> dict:
+    return {"type": "batch", "id": job_id, "jobs": jobs}
+
+
+def program_message(job_id: int, runner: str, program: str, options: dict, cpu_limit: float, wall_limit: float, limits: dict) -> dict:
+    """A program job: `program` (Python source) judged by the preloaded `runner`."""
+    if not cpu_limit > 0 or not wall_limit >= cpu_limit:
+        raise ValueError(f"need 0 < cpu_limit <= wall_limit, not {cpu_limit} and {wall_limit}")
+    return {
+        "type": "program",
+        "id": job_id,
+        "runner": runner,
+        "program": program,
+        "options": options,
+        "cpu_limit": float(cpu_limit),
+        "wall_limit": float(wall_limit),
         "limits": limits,
     }
 
@@ -138,6 +201,26 @@ def _reap() -> bool:
             return False
         if pid == 0:
             return True
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, its reaped children included) of a running process so far."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return 0.0
+    fields = raw[raw.rindex(b")") + 2 :].split()
+    return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
+
+
+def _waiting_seconds(pid: int) -> float | None:
+    """How long a process has been runnable without a CPU (None where the kernel does not say)."""
+    try:
+        with open(f"/proc/{pid}/schedstat", "rb") as fh:
+            return int(fh.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _kill_group(pgid: int) -> None:
@@ -185,70 +268,107 @@ def _exec_setup(rlimits: list[tuple[int, int]]):
     return setup
 
 
-class _ForkedPython:
-    """A job run as ``python3 SCRIPT ARGS`` without exec: a fork of this (warm) interpreter runs
-    the script, which saves the ~15-40 ms an interpreter takes to start.
+class _ForkedChild:
+    """A fork of this (warm) interpreter that calls `target` in its own session, with stdin,
+    stdout and stderr on pipes and, for `report_fd`, a packet-mode pipe (each write of up to
+    PIPE_BUF bytes arrives as one packet) on that descriptor; `target` returns the exit status.
+    With `report_fd`, stdin is empty and stdout discarded (/dev/null): a judged program's
+    output is not looked at, so it needs no pipes.
 
-    It quacks like the subset of ``subprocess.Popen`` that `Supervisor.watch` uses. The child is
-    what a fresh ``python3 -I`` would be, except that it shares this process's hash seed and the
-    modules the supervisor had imported."""
+    It quacks like the subset of ``subprocess.Popen`` that `Supervisor.watch` uses; `wait`
+    also keeps the child's resource usage (``rusage``)."""
 
-    def __init__(self, argv: list[str], workdir: str, env: dict, rlimits: list[tuple[int, int]]) -> None:
-        child_in, parent_in = os.pipe()
-        parent_out, child_out = os.pipe()
+    def __init__(self, target, rlimits: list[tuple[int, int]], report_fd: int | None = None, extra_fds: tuple[int, ...] = ()) -> None:
+        """`extra_fds` (not with `report_fd`) become the child's descriptors 3, 4, … (the RPC
+        bridge's)."""
+        assert not (extra_fds and report_fd is not None), "a judged program has no RPC bridge"
+        quiet = report_fd is not None
+        child_in, parent_in = (None, None) if quiet else os.pipe()
+        parent_out, child_out = (None, None) if quiet else os.pipe()
         parent_err, child_err = os.pipe()
+        parent_report, child_report = os.pipe2(os.O_DIRECT | os.O_CLOEXEC) if report_fd is not None else (None, None)
         self.pid = os.fork()
         if self.pid == 0:
+            exit_process = os._exit  # the job may remove os._exit; this frame keeps it
             code = 1
             try:
                 os.setsid()
-                for fd, target in ((child_in, 0), (child_out, 1), (child_err, 2)):
-                    os.dup2(fd, target)
-                os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+                if quiet:
+                    child_in = child_out = os.open(os.devnull, os.O_RDWR)
+                moved = [os.dup(fd) for fd in extra_fds]  # out of the way of the dup2s below
+                for fd, target_fd in ((child_in, 0), (child_out, 1), (child_err, 2), *((fd, 3 + i) for i, fd in enumerate(moved))):
+                    os.dup2(fd, target_fd)
+                first_free = keep = 3 + len(moved)
+                if report_fd is not None:
+                    os.dup2(child_report, report_fd, inheritable=False)
+                    keep = report_fd + 1
+                os.closerange(first_free, report_fd or first_free)
+                os.closerange(keep, os.sysconf("SC_OPEN_MAX"))
                 signal.signal(signal.SIGINT, signal.default_int_handler)
                 _apply_limits(rlimits)
-                code = _run_script(argv, workdir, env)
+                code = target()
             except BaseException as exc:
                 os.write(2, f"sandbox supervisor: could not start the job: {exc!r}\n".encode())
             finally:
-                os._exit(code)
-        for fd in (child_in, child_out, child_err):
-            os.close(fd)
-        self.stdin = open(parent_in, "wb", buffering=0)
-        self.stdout = open(parent_out, "rb", buffering=0)
+                exit_process(code)
+        for fd in (child_in, child_out, child_err, child_report):
+            if fd is not None:
+                os.close(fd)
+        self.stdin = open(parent_in, "wb", buffering=0) if parent_in is not None else None
+        self.stdout = open(parent_out, "rb", buffering=0) if parent_out is not None else None
         self.stderr = open(parent_err, "rb", buffering=0)
+        self.report = open(parent_report, "rb", buffering=0) if parent_report is not None else None
         self.returncode: int | None = None
+        self.rusage = None
+
+    def _reaped(self, status: int, rusage) -> int:
+        self.returncode = os.waitstatus_to_exitcode(status)
+        self.rusage = rusage
+        return self.returncode
 
     def poll(self) -> int | None:
         if self.returncode is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            pid, status, rusage = os.wait4(self.pid, os.WNOHANG)
             if pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
+                self._reaped(status, rusage)
         return self.returncode
 
     def wait(self) -> int:
         if self.returncode is None:
-            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+            _, status, rusage = os.wait4(self.pid, 0)
+            self._reaped(status, rusage)
         return self.returncode
 
 
-def _run_script(argv: list[str], workdir: str, env: dict) -> int:
-    """In the forked child: become ``python3 SCRIPT ARGS`` run in `workdir`; return the exit status."""
-    script = os.path.join(workdir, argv[0])
-    os.chdir(workdir)
+def _set_environment(env: dict) -> None:
     os.environ.clear()
     os.environ.update(env)
-    sys.argv = list(argv)
-    sys.path.insert(0, os.path.dirname(script))
+
+
+def _enter_job(workdir: str, env: dict) -> None:
+    """In a forked child: take the job's working directory, environment and standard streams,
+    and drop our atexit calls. (The random module reseeds itself in a forked child.)"""
+    os.chdir(workdir)
+    _set_environment(env)
     sys.dont_write_bytecode = True
     sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
     sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8")
     sys.stderr = sys.__stderr__ = io.TextIOWrapper(
         io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace", line_buffering=True, write_through=True
     )
-    if "random" in sys.modules:
-        sys.modules["random"].seed()  # a fresh interpreter would not share our sequence
     atexit._clear()
+
+
+def _run_script(argv: list[str], workdir: str, env: dict) -> int:
+    """In the forked child: become ``python3 SCRIPT ARGS`` run in `workdir`; return the exit status.
+
+    This saves the ~15-40 ms an interpreter takes to start. The child is what a fresh
+    ``python3 -I`` would be, except that it shares this process's hash seed and the modules the
+    supervisor had imported."""
+    script = os.path.join(workdir, argv[0])
+    _enter_job(workdir, env)
+    sys.argv = list(argv)
+    sys.path.insert(0, os.path.dirname(script))
     code = 0
     try:
         runpy.run_path(script, run_name="__main__")
@@ -322,6 +442,147 @@ class _Capture:
         return self.data.decode("utf-8", "replace")
 
 
+class _Packets:
+    """The packets read from a program job's report channel (each read returns one packet)."""
+
+    def __init__(self) -> None:
+        self.packets: list[bytes] = []
+        self.dropped = 0
+
+    def add(self, packet: bytes) -> None:
+        if len(self.packets) < MAX_PACKETS:
+            self.packets.append(packet)
+        else:
+            self.dropped += 1
+
+    def texts(self) -> list[str]:
+        return [packet.decode("utf-8", "replace") for packet in self.packets]
+
+
+class _RpcRelay:
+    """The supervisor's part of one job's RPC bridge (protocol: ``harness_sandbox.rpc``).
+
+    The job writes request lines on one pipe and reads reply lines on another (`child_fds`, in
+    that order). Each request line goes up to the host as ``{"type": "rpc", "id", "request"}``;
+    each ``rpc_reply`` from the host is written back to the job as one line, without blocking
+    (a job that does not read its replies only fills its own pipe); a ``cancel`` ends the job."""
+
+    HOST_TYPES = frozenset({"rpc_reply", "cancel"})
+
+    def __init__(self, job_id, send) -> None:
+        self.job_id = job_id
+        self.send = send
+        self.requests, child_requests = os.pipe()
+        child_replies, self.replies = os.pipe()
+        self.child_fds = (child_requests, child_replies)
+        self.partial = bytearray()
+        self.overlong = False
+        self.outgoing = bytearray()
+        self.cancelled: str | None = None
+        self.open = [self.requests, self.replies, *self.child_fds]
+
+    def started(self) -> None:
+        """The job has its ends: close ours of them, so that its exit is an EOF here."""
+        for fd in self.child_fds:
+            self._close(fd)
+        os.set_blocking(self.requests, False)
+        os.set_blocking(self.replies, False)
+
+    def register(self, sel: selectors.BaseSelector) -> None:
+        sel.register(self.requests, selectors.EVENT_READ, self)
+
+    def on_ready(self, fd: int, sel: selectors.BaseSelector) -> None:
+        if fd == self.requests:
+            try:
+                chunk = os.read(fd, CHUNK)
+            except BlockingIOError:
+                return
+            if not chunk:
+                sel.unregister(fd)
+                self._close(fd)
+                return
+            self._requests(chunk, sel)
+        else:
+            self._flush(sel)
+
+    def _requests(self, chunk: bytes, sel: selectors.BaseSelector) -> None:
+        self.partial += chunk
+        while (end := self.partial.find(b"\n")) >= 0:
+            line = bytes(self.partial[:end])
+            del self.partial[: end + 1]
+            if self.overlong:
+                self.overlong = False
+                continue
+            try:
+                request = json.loads(line)
+            except ValueError:
+                request = None
+            if isinstance(request, dict):
+                self.send({"type": "rpc", "id": self.job_id, "request": request})
+            else:
+                self._reply({"id": None, "error": {"type": "bad_request", "message": "a request is one JSON object per line"}}, sel)
+        if len(self.partial) > RPC_LINE_LIMIT:
+            self.partial.clear()
+            self.overlong = True
+            self._reply({"id": None, "error": {"type": "too_large", "message": f"a request line may hold at most {RPC_LINE_LIMIT} bytes"}}, sel)
+
+    def take(self, inbuf: bytearray, sel: selectors.BaseSelector) -> None:
+        """Handle the bridge's messages among the host's complete lines in `inbuf` (removed from
+        it); leave any other message there, for after the job."""
+        kept = bytearray()
+        while (end := inbuf.find(b"\n")) >= 0:
+            line = bytes(inbuf[:end + 1])
+            del inbuf[: end + 1]
+            try:
+                message = decode(line)
+            except ValueError:
+                kept += line
+                continue
+            if message["type"] not in self.HOST_TYPES:
+                kept += line
+            elif message.get("id") != self.job_id:
+                continue  # for a job that has ended
+            elif message["type"] == "cancel":
+                self.cancelled = str(message.get("reason") or "cancelled by the host")
+            else:
+                self._reply(message.get("reply"), sel)
+        inbuf[:0] = kept
+
+    def _reply(self, reply, sel: selectors.BaseSelector) -> None:
+        if self.replies not in self.open:
+            return
+        was_empty = not self.outgoing
+        self.outgoing += json.dumps(reply, separators=(",", ":")).encode() + b"\n"
+        if len(self.outgoing) > RPC_UNREAD_LIMIT:
+            self.outgoing.clear()
+            self.cancelled = self.cancelled or f"the job left more than {RPC_UNREAD_LIMIT} bytes of replies unread"
+        if was_empty:
+            self._flush(sel)
+
+    def _flush(self, sel: selectors.BaseSelector) -> None:
+        try:
+            while self.outgoing:
+                del self.outgoing[: os.write(self.replies, self.outgoing[:CHUNK])]
+        except BlockingIOError:
+            pass
+        except OSError:  # the job closed its end: it wants no more replies
+            self.outgoing.clear()
+        registered = self.replies in sel.get_map()
+        if self.outgoing and not registered:
+            sel.register(self.replies, selectors.EVENT_WRITE, self)
+        elif not self.outgoing and registered:
+            sel.unregister(self.replies)
+
+    def _close(self, fd: int) -> None:
+        if fd in self.open:
+            self.open.remove(fd)
+            os.close(fd)
+
+    def close(self) -> None:
+        for fd in list(self.open):
+            self._close(fd)
+
+
 class HostGone(Exception):
     """The host closed our stdin: nobody wants results any more."""
 
@@ -338,6 +599,8 @@ class Supervisor:
         self.namespace_init = os.getpid() == 1
         self.scrub = [work_root] + (["/dev/shm"] if self.namespace_init and os.path.isdir("/dev/shm") else [])
         self.env_path = os.environ.get("PATH") or "/usr/local/bin:/usr/bin:/bin"
+        self.runners: dict[str, dict] = {}  # preloaded program runners by name
+        self.relay: _RpcRelay | None = None  # the running job's RPC bridge, if it has one
 
     def serve(self) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -347,7 +610,8 @@ class Supervisor:
         self.send({"type": "hello", "protocol": PROTOCOL, "pid": os.getpid(), "uid": os.getuid(), "python": sys.version.split()[0]})
         try:
             while (message := self.receive()) is not None:
-                self.send(self.handle(message))
+                if message["type"] not in _RpcRelay.HOST_TYPES:  # replies for a job that has ended
+                    self.send(self.handle(message))
         except (HostGone, BrokenPipeError):
             pass
 
@@ -373,16 +637,31 @@ class Supervisor:
 
     def handle(self, message: dict) -> dict:
         kind = message["type"]
-        if kind != "job":
+        handler = {"job": self.run_job, "program": self.run_program, "preload": self.preload, "batch": self.run_batch}.get(kind)
+        if handler is None:
             return {"type": "error", "id": message.get("id"), "message": message.get("error") or f"unknown message type {kind!r}"}
         try:
-            return self.run_job(message)
+            return handler(message)
         except HostGone:
             raise
         except Exception as exc:  # the host retires a supervisor that answers with an error
             return {"type": "error", "id": message.get("id"), "message": f"supervisor failed on job: {exc!r}"}
 
     # -- one job
+
+    def run_batch(self, message: dict) -> dict:
+        return {"type": "batch", "id": message["id"], "results": [self.handle(job) for job in message["jobs"]]}
+
+    def preload(self, message: dict) -> dict:
+        name = message["name"]
+        namespace = {"__name__": f"harness_preloaded_{name}"}
+        exec(compile(message["source"], f"<preloaded {name}>", "exec", dont_inherit=True), namespace)
+        self.runners[name] = namespace
+        gc.freeze()  # every forked job shares what is loaded now: its collector need not walk it
+        return {"type": "preloaded", "id": message["id"], "name": name}
+
+    def job_env(self, workdir: str) -> dict:
+        return {"PATH": self.env_path, "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
 
     def run_job(self, job: dict) -> dict:
         started = time.monotonic()
@@ -392,86 +671,168 @@ class Supervisor:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             with open(target, "wb") as fh:
                 fh.write(base64.b64decode(content))
-        result = self.execute(job, workdir, started)
+        limits = job.get("limits") or {}
+        timeout = float(job["timeout"])
+        argv = list(job["argv"])
+        env = self.job_env(workdir)
+        rlimits = _rlimits(limits, timeout, self.namespace_init)
+        relay = _RpcRelay(job["id"], self.send) if job.get("rpc") else None
+        forked = _is_python_script(argv)
+        if relay is not None:
+            env[RPC_ENV] = "3,4" if forked else "{},{}".format(*relay.child_fds)
+
+        def start() -> subprocess.Popen | _ForkedChild:
+            if forked:
+                return _ForkedChild(lambda: _run_script(argv[1:], workdir, env), rlimits, extra_fds=relay.child_fds if relay else ())
+            return subprocess.Popen(
+                [sys.executable if argv[0] == "python3" else argv[0], *argv[1:]],
+                cwd=workdir,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                preexec_fn=_exec_setup(rlimits),
+                pass_fds=relay.child_fds if relay else (),
+            )
+
+        stdin = base64.b64decode(job["stdin"]) if job.get("stdin") else b""
+        return self.finish(started, self.execute(job["id"], start, argv[0], stdin, limits, started + timeout, relay=relay))
+
+    def run_program(self, job: dict) -> dict:
+        started = time.monotonic()
+        runner = self.runners.get(job["runner"])
+        if runner is None:
+            return {"type": "error", "id": job["id"], "message": f"no runner {job['runner']!r} was preloaded"}
+        workdir = tempfile.mkdtemp(prefix="job-", dir=self.work_root)
+        prepared = runner["prepare"](job["program"])
+        options = job.get("options") or {}
+        limits = dict(job.get("limits") or {})
+        cpu_limit, wall_limit = float(job["cpu_limit"]), float(job["wall_limit"])
+        limits["cpu_seconds"] = math.ceil(cpu_limit) + 1  # the kernel's backstop; we stop it at cpu_limit
+        env = self.job_env(workdir)
+        rlimits = _rlimits(limits, wall_limit, self.namespace_init)
+        child_main = runner["child_main"]
+
+        def target() -> int:
+            os.chdir(workdir)
+            return child_main(prepared, options)
+
+        def start() -> _ForkedChild:
+            # Work done here is not redone by every child: a write in the child costs it a copy
+            # of the page. The child keeps our standard streams: its descriptors 0-2 are the job's.
+            _set_environment(env)
+            gc.freeze()  # the child's collector then lists only what the child made
+            return _ForkedChild(target, rlimits, report_fd=runner["REPORT_FD"])
+
+        return self.finish(started, self.execute(job["id"], start, "python3", b"", limits, started + wall_limit, cpu_limit))
+
+    def finish(self, started: float, result: dict) -> dict:
         result["anomalies"] += self.clean_up()
         result["duration"] = time.monotonic() - started
         return result
 
-    def execute(self, job: dict, workdir: str, started: float) -> dict:
-        limits = job.get("limits") or {}
-        timeout = float(job["timeout"])
-        argv = list(job["argv"])
-        env = {"PATH": self.env_path, "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
-        rlimits = _rlimits(limits, timeout, self.namespace_init)
+    def execute(
+        self, job_id, start, what: str, stdin: bytes, limits: dict, deadline: float, cpu_limit: float | None = None, relay: _RpcRelay | None = None
+    ) -> dict:
+        """Start the job's process (`start()`), watch it to its end and sweep up after it;
+        serve its RPC bridge through `relay` when it has one."""
         limit = int(limits.get("output_bytes") or 1 << 20)
         out, err = _Capture(limit), _Capture(limit)
-        result = {"type": "result", "id": job["id"], "exit_code": None, "timed_out": False, "oom": False, "anomalies": []}
+        result = {"type": "result", "id": job_id, "exit_code": None, "timed_out": False, "limit": None, "oom": False, "anomalies": []}
         try:
-            if _is_python_script(argv):
-                proc = _ForkedPython(argv[1:], workdir, env, rlimits)
-            else:
-                proc = subprocess.Popen(
-                    [sys.executable if argv[0] == "python3" else argv[0], *argv[1:]],
-                    cwd=workdir,
-                    env=env,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    start_new_session=True,
-                    preexec_fn=_exec_setup(rlimits),
-                )
+            proc = start()
         except (OSError, subprocess.SubprocessError) as exc:
-            err.add(f"cannot start {argv[0]!r}: {exc}\n".encode())
+            err.add(f"cannot start {what!r}: {exc}\n".encode())
             result["exit_code"] = 127
         else:
-            stdin = base64.b64decode(job["stdin"]) if job.get("stdin") else b""
-            result["timed_out"] = self.watch(proc, stdin, out, err, started + timeout)
-            result["exit_code"] = proc.returncode
+            if relay is not None:
+                relay.started()
+            reports = _Packets() if getattr(proc, "report", None) is not None else None
+            stopped, waiting = self.watch(proc, stdin, out, err, deadline, cpu_limit, reports, relay)
+            if relay is not None and relay.cancelled is not None:
+                result["cancelled"] = relay.cancelled
+            usage = getattr(proc, "rusage", None)
+            cpu = usage.ru_utime + usage.ru_stime if usage is not None else None
+            if stopped is None and cpu is not None and limits.get("cpu_seconds") and cpu >= limits["cpu_seconds"]:
+                stopped = "cpu"  # the kernel's RLIMIT_CPU ended it
+            result.update(exit_code=proc.returncode, timed_out=stopped is not None, limit=stopped, cpu_seconds=cpu)
             result["anomalies"] += self.sweep(proc.pid)
-            killed = proc.returncode == -signal.SIGKILL and not result["timed_out"]
+            killed = proc.returncode == -signal.SIGKILL and stopped is None and "cancelled" not in result
             result["oom"] = proc.returncode != 0 and (b"MemoryError" in err.tail or killed)
+            if reports is not None:
+                result.update(reports=reports.texts(), reports_dropped=reports.dropped, waiting_seconds=waiting)
+        finally:
+            if relay is not None:
+                relay.close()
         result.update(stdout=out.text(), stderr=err.text(), truncated=out.truncated or err.truncated)
         return result
 
-    def watch(self, proc: subprocess.Popen | _ForkedPython, stdin: bytes, out: _Capture, err: _Capture, deadline: float) -> bool:
-        """Feed stdin, capture output, end the job at its deadline; return whether it timed out.
+    def watch(
+        self,
+        proc: subprocess.Popen | _ForkedChild,
+        stdin: bytes,
+        out: _Capture,
+        err: _Capture,
+        deadline: float,
+        cpu_limit: float | None = None,
+        reports: _Packets | None = None,
+        relay: _RpcRelay | None = None,
+    ) -> tuple[str | None, float | None]:
+        """Feed stdin, capture output (and report packets), stop the job at its deadline or when
+        its CPU time reaches `cpu_limit`; return (the limit that stopped it: "wall", "cpu" or
+        None, how long it had waited for a CPU when the wall limit stopped it). With `relay`, the
+        job's RPC requests go up to the host as they come and a ``cancel`` from the host kills it.
 
         When the main process ends, its whole process group is killed (background children
         included) and the pipes are drained for at most DRAIN_GRACE seconds."""
         sel = selectors.DefaultSelector()
-        for pipe, capture in ((proc.stdout, out), (proc.stderr, err)):
-            os.set_blocking(pipe.fileno(), False)
-            sel.register(pipe, selectors.EVENT_READ, capture)
+        for pipe, capture in ((proc.stdout, out), (proc.stderr, err), (getattr(proc, "report", None), reports)):
+            if pipe is not None and capture is not None:
+                os.set_blocking(pipe.fileno(), False)
+                sel.register(pipe, selectors.EVENT_READ, capture)
         pending = memoryview(stdin)
         if pending:
             os.set_blocking(proc.stdin.fileno(), False)
             sel.register(proc.stdin, selectors.EVENT_WRITE, "stdin")
-        else:
+        elif proc.stdin is not None:
             proc.stdin.close()
         sel.register(self.infd, selectors.EVENT_READ, "host")
+        if relay is not None:
+            relay.register(sel)
+        self.relay = relay
         try:
             pidfd = os.pidfd_open(proc.pid)
             sel.register(pidfd, selectors.EVENT_READ, "exit")
         except (AttributeError, OSError):
             pidfd = None  # no pidfd here: poll instead
-        timed_out = False
+        stopped = waiting = None
         drain_until = None
+        # CPU time cannot grow faster than wall time (for one thread; RLIMIT_CPU bounds the rest)
+        cpu_check = time.monotonic() + cpu_limit if cpu_limit else math.inf
         try:
             while True:
                 now = time.monotonic()
                 if pidfd is None:
                     proc.poll()
                 if proc.returncode is None and now >= deadline:
+                    waiting = _waiting_seconds(proc.pid)
+                    stopped = "wall"
+                elif proc.returncode is None and now >= cpu_check:
+                    used = _cpu_seconds(proc.pid)
+                    if used >= cpu_limit:
+                        stopped = "cpu"
+                    cpu_check = now + max(cpu_limit - used, 0.005)
+                if (stopped is not None or (relay is not None and relay.cancelled is not None)) and proc.returncode is None:
                     _kill_group(proc.pid)
                     proc.wait()
-                    timed_out = True
                 if proc.returncode is not None and drain_until is None:
                     _kill_group(proc.pid)
                     drain_until = now + DRAIN_GRACE
-                open_pipes = [k for k in sel.get_map().values() if isinstance(k.data, _Capture)]
+                open_pipes = [k for k in sel.get_map().values() if isinstance(k.data, (_Capture, _Packets))]
                 if drain_until is not None and (now >= drain_until or not open_pipes):
                     break
-                wait = (drain_until or deadline) - now
+                wait = (drain_until or min(deadline, cpu_check)) - now
                 if pidfd is None and proc.returncode is None:
                     wait = min(wait, 0.01)
                 for key, _ in sel.select(max(wait, 0.0)):
@@ -479,17 +840,18 @@ class Supervisor:
         finally:
             for key in list(sel.get_map().values()):
                 sel.unregister(key.fileobj)
-                if key.data == "stdin" or isinstance(key.data, _Capture):
+                if key.data == "stdin" or isinstance(key.data, (_Capture, _Packets)):
                     key.fileobj.close()
             if pidfd is not None:
                 os.close(pidfd)
             sel.close()
+            self.relay = None
             if proc.returncode is None:  # leaving because the host went away
                 _kill_group(proc.pid)
                 proc.wait()
-        return timed_out
+        return stopped, waiting
 
-    def on_event(self, proc: subprocess.Popen | _ForkedPython, sel: selectors.BaseSelector, key, pending: memoryview) -> memoryview:
+    def on_event(self, proc: subprocess.Popen | _ForkedChild, sel: selectors.BaseSelector, key, pending: memoryview) -> memoryview:
         """Handle one ready descriptor of a running job; return the stdin bytes still to send."""
         if key.data == "exit":
             sel.unregister(key.fileobj)
@@ -498,7 +860,11 @@ class Supervisor:
             chunk = os.read(self.infd, CHUNK)
             if not chunk:
                 raise HostGone
-            self.inbuf += chunk  # handled after the job
+            self.inbuf += chunk  # handled after the job, but for the RPC bridge's
+            if self.relay is not None:
+                self.relay.take(self.inbuf, sel)
+        elif isinstance(key.data, _RpcRelay):
+            key.data.on_ready(key.fileobj, sel)
         elif key.data == "stdin":
             try:
                 pending = pending[os.write(key.fileobj.fileno(), pending[:CHUNK]) :]

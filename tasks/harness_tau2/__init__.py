@@ -6,7 +6,15 @@ one of these tasks is used.
 """
 
 from harness import hookimpl
-from harness_tau2.tasks import TASKS, Tau2Airline, Tau2Mock, Tau2Retail, Tau2Suite, Tau2Task, Tau2Telecom
+from harness_tau2.tasks import (
+    TASKS,
+    Tau2Airline,
+    Tau2Mock,
+    Tau2Retail,
+    Tau2Suite,
+    Tau2Task,
+    Tau2Telecom,
+)
 
 __all__ = ["Tau2Airline", "Tau2Mock", "Tau2Retail", "Tau2Suite", "Tau2Task", "Tau2Telecom", "harness_add_tasks"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from harness import Message, ToolCall
 from harness.dialog import Conversation, ToolResult, Turn
-from harness.types import Message, ToolCall
 from harness_tau2.package import require_tau2
 
 

@@ -18,9 +18,8 @@ import json
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from harness import Message, System, ToolCall
 from harness.dialog import Conversation, Dialog
-from harness.system import System
-from harness.types import Message, ToolCall
 
 AGENT_CALL, USER_CALL = "gold_agent_", "gold_user_"
 #: The gold agent's request for a user action, and its closing message (matched by the user).

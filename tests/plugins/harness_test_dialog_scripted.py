@@ -21,8 +21,8 @@ from typing import ClassVar
 from urllib.parse import parse_qs
 
 from harness import hookimpl
+from harness.backend import Backend
 from harness.errors import BackendError
-from harness.llm import Backend
 from harness.types import Completion, CompletionRequest, Message, ToolCall, Usage
 
 CREATE = ("create_task", {"user_id": "user_1", "title": "Important Meeting"})

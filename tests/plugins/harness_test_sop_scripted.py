@@ -21,7 +21,7 @@ from typing import ClassVar
 from urllib.parse import parse_qs
 
 from harness import hookimpl
-from harness.llm import Backend
+from harness.backend import Backend
 from harness.types import Completion, CompletionRequest, Message, Usage
 
 DOCS = {

@@ -1,0 +1,1 @@
+"""Internal: assembling a run from options, selecting samples, and scheduling them (asyncio)."""

