@@ -4,7 +4,8 @@ This module is the public face a plugin author imports from: the hook marker, th
 of the four plugin kinds, what a system gets while working on a sample, the plain data types,
 the errors and the configuration. Documented public wings for plugins: `harness.codetasks`
 (code tasks and code-writing systems), `harness.serving` (launching local model servers) and
-`harness.results` (reading runs). `harness.engine` and `harness.cli` are internal.
+`harness.results` (reading runs); `harness.subruns` lets a plugin's command run a system on
+samples as a run. `harness.engine` and `harness.cli` are internal.
 """
 
 import pluggy
@@ -45,6 +46,7 @@ from harness.types import (  # noqa: E402
     RunInfo,
     Sample,
     Status,
+    TokenPrice,
     ToolCall,
     Usage,
     to_dict,
@@ -87,6 +89,7 @@ __all__ = [
     "Status",
     "System",
     "Task",
+    "TokenPrice",
     "ToolCall",
     "Usage",
     "UsageError",

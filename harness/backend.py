@@ -12,6 +12,7 @@ Systems never see a Backend: they get a `Model` (``ctx.llm(role)``), which meter
 from __future__ import annotations
 
 import abc
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from harness.errors import BackendError
-from harness.types import Completion, CompletionRequest, Message, Usage, to_dict
+from harness.types import (
+    Completion,
+    CompletionRequest,
+    Message,
+    TokenPrice,
+    Usage,
+    to_dict,
+)
 
 if TYPE_CHECKING:
     from harness.config import Config
@@ -65,6 +73,11 @@ class Backend(abc.ABC):
     def describe(self) -> dict[str, Any]:
         """What run.json records: spec, model, resolved endpoints, server flags. Never a key."""
         return {"spec": self.spec, "scheme": self.scheme}
+
+    def token_price(self) -> TokenPrice | None:
+        """What the backend charges per token (a models table's ``input_price``/``output_price``),
+        None when it puts no price on tokens (a local server, a spec without a table entry)."""
+        return None
 
     def server_seconds(self) -> float | None:
         """Seconds of server time used so far, summed over the backend's servers (two servers up
@@ -119,7 +132,9 @@ class RoleMeter:
 
 
 class Model:
-    """A backend seen through one role of one sample: what ``ctx.llm(role)`` returns."""
+    """A backend seen through one role of one sample: what ``ctx.llm(role)`` returns. With a
+    ``price`` (the role's own, set by the system's configuration), each call costs its usage at
+    that price instead of the backend's."""
 
     def __init__(
         self,
@@ -128,9 +143,11 @@ class Model:
         meter: RoleMeter,
         transcript: list[dict[str, Any]],
         on_call: Callable[[dict[str, Any]], None],
+        price: TokenPrice | None = None,
     ) -> None:
         self.backend = backend
         self.role = role
+        self.price = price
         self._meter = meter
         self._transcript = transcript
         self._on_call = on_call
@@ -152,6 +169,8 @@ class Model:
             entry.update(error=str(exc), latency=round(time.monotonic() - started, 4))
             self._record(entry)
             raise
+        if self.price is not None:
+            completion = dataclasses.replace(completion, cost=self.price.cost(completion.usage))
         self._meter.calls += 1
         self._meter.usage = self._meter.usage + completion.usage
         self._meter.cost += completion.cost

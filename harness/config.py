@@ -1,7 +1,7 @@
 """Configuration: built-in defaults, then harness.toml, then the environment, then the command
 line (later wins).
 
-harness.toml (found in the working directory, or given with ``--config``) has four kinds of
+harness.toml (found in the working directory, or given with ``--config``) has five kinds of
 table; any other table or key is refused with a message naming it and the known ones::
 
     [run]                                # defaults of `harness run`'s options (dest names)
@@ -13,6 +13,10 @@ table; any other table or key is refused with a message naming it and the known 
 
     [systems.sop]                        # default --system-opt of system sop
     max_fix_rounds = 2
+
+    [sandbox]                            # the docker sandbox's engines (default: DOCKER_HOST)
+    engines = ["unix:///var/run/docker.sock", "ssh://user@host",
+               {url = "tcp://host:2376", containers = 16, tls_ca = "ca.pem", tls_cert = "cert.pem", tls_key = "key.pem"}]
 
     [models.gpt4o]                       # used as --backend gpt4o
     base_url = "https://api.example.com/v1"   # or a list of replicas
@@ -46,7 +50,9 @@ if TYPE_CHECKING:
     from harness.plugins import Plugins
 
 #: The tables harness.toml may hold, as a user writes them.
-TABLES = {"run": "[run]", "tasks": "[tasks.NAME]", "systems": "[systems.NAME]", "models": "[models.NAME]"}
+TABLES = {"run": "[run]", "tasks": "[tasks.NAME]", "systems": "[systems.NAME]", "models": "[models.NAME]", "sandbox": "[sandbox]"}
+#: Keys of [sandbox]; each engine entry is checked by the sandbox plugin (harness_sandbox.engine.parse_engine).
+SANDBOX_KEYS = {"engines"}
 #: Built-in defaults of the run options (the command line and [run] override them).
 RUN_DEFAULTS: dict[str, Any] = {"system": "direct", "repeats": 1, "max_concurrency": 4}
 #: Options of `harness run` that describe one invocation, not a default: not allowed in [run].
@@ -160,6 +166,19 @@ class FileSettings:
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     systems: dict[str, dict[str, Any]] = field(default_factory=dict)
     run: dict[str, Any] = field(default_factory=dict)
+    sandbox: dict[str, Any] = field(default_factory=dict)
+
+
+def _sandbox_table(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    table = data.get("sandbox", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: 'sandbox' must be a table: [sandbox] with engines = [\"URL\", …]")
+    unknown = sorted(set(table) - SANDBOX_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: [sandbox] has unknown key(s) {unknown}; allowed: {sorted(SANDBOX_KEYS)}")
+    if not isinstance(table.get("engines", []), list):
+        raise ConfigError(f'{path}: [sandbox] engines must be a list, e.g. engines = ["unix:///var/run/docker.sock", "ssh://user@host"]')
+    return table
 
 
 def _named_tables(data: dict[str, Any], table: str, path: Path) -> dict[str, dict[str, Any]]:
@@ -193,6 +212,7 @@ def load_settings(path: Path) -> FileSettings:
         tasks=_named_tables(data, "tasks", path),
         systems=_named_tables(data, "systems", path),
         run=run,
+        sandbox=_sandbox_table(data, path),
     )
     if not isinstance(listed, list) or not all(isinstance(item, str) for item in listed):
         raise ConfigError(f'{path}: {MODELS_FILES} must be a list of paths, e.g. {MODELS_FILES} = ["served-a.toml", "served-b.toml"]')
@@ -201,7 +221,7 @@ def load_settings(path: Path) -> FileSettings:
         if not models_file.is_file():
             raise ConfigError(f"{path}: {MODELS_FILES} lists {item!r}, but {models_file} is no file; fix the path (relative to {path.parent})")
         other = load_settings(models_file)
-        if other.run or other.tasks or other.systems:
+        if other.run or other.tasks or other.systems or other.sandbox:
             raise ConfigError(f"{models_file} (listed in {path} {MODELS_FILES}): a models file holds only [models.NAME] tables")
         merge_models(settings.models, other.models, models_file)
     return settings
@@ -229,13 +249,14 @@ def merge_models(into: dict[str, ModelConfig], models: dict[str, ModelConfig], s
 
 def merge_settings(parts: list[FileSettings]) -> FileSettings:
     """Several harness.toml files (``--config`` given more than once), in order: their models
-    combine (`merge_models`); for [run], [tasks.NAME] and [systems.NAME] a later file's key wins."""
+    combine (`merge_models`); for [run], [sandbox], [tasks.NAME] and [systems.NAME] a later file's key wins."""
     if not parts:
         return FileSettings()
     merged = copy.deepcopy(parts[0])
     for part in parts[1:]:
         merge_models(merged.models, part.models, part.path or Path("harness.toml"))
         merged.run |= part.run
+        merged.sandbox |= part.sandbox
         for mine, theirs in ((merged.tasks, part.tasks), (merged.systems, part.systems)):
             for name, table in theirs.items():
                 mine[name] = mine.get(name, {}) | table

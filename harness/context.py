@@ -13,6 +13,7 @@ from harness.errors import ConfigError, UsageError
 if TYPE_CHECKING:
     from harness.config import Config
 from harness.sandbox import Sandbox
+from harness.types import TokenPrice
 
 #: The transcript event of `SampleContext.phase`.
 PHASE_EVENT = "phase"
@@ -51,14 +52,23 @@ class SampleContext:
     on_event: Callable[[dict[str, Any]], None] = lambda event: None  # each `trace`d event
     meters: dict[str, RoleMeter] = field(default_factory=dict)
     transcript: list[dict[str, Any]] = field(default_factory=list)
+    prices: dict[str, TokenPrice] = field(default_factory=dict)  # role -> its own price (System.role_prices)
 
-    def llm(self, role: str = "default") -> Model:
-        """The model for ``role`` (its own backend if ``--role ROLE=SPEC`` gave one)."""
+    def _backend(self, role: str) -> Backend:
         backend = self.backends.get(role) or self.backends.get("default")
         if backend is None:
             raise UsageError(f"no backend for role {role!r}")
+        return backend
+
+    def llm(self, role: str = "default") -> Model:
+        """The model for ``role`` (its own backend if ``--role ROLE=SPEC`` gave one), charged at
+        the role's own price where the system set one, else at the backend's."""
         meter = self.meters.setdefault(role, RoleMeter())
-        return Model(backend, role, meter, self.transcript, self._charge)
+        return Model(self._backend(role), role, meter, self.transcript, self._charge, self.prices.get(role))
+
+    def price(self, role: str = "default") -> TokenPrice | None:
+        """What ``role``'s tokens cost: its own price, else its backend's; None when unpriced."""
+        return self.prices.get(role) or self._backend(role).token_price()
 
     def trace(self, event: str, **data: Any) -> None:
         """Add a non-model event to the transcript (a document handed over, a tool call, a test

@@ -7,10 +7,12 @@ module name) NAME from loading, built-in plugins included (see
 `harness.plugins.BUILTIN_PLUGINS`). A plugin implements any subset of the hooks and may omit
 parameters it does not use (pluggy passes only the ones named).
 
-Three groups of hooks:
+Four groups of hooks:
 
 - **registration** hooks are called once, when the plugins are loaded, and return classes;
 - **option** and **selection** hooks are called once per command, before any work;
+- **service** hooks are called by commands when they need what another plugin provides (the
+  first implementation that answers wins; a built-in plugin provides each);
 - **lifecycle** hooks are called while a run executes, *inside its asyncio event loop*: they
   must return quickly and must not block (no network or disk waits; hand long work to a
   thread). They receive read-only views (`harness.RunInfo`, `harness.Record`), never the
@@ -24,7 +26,11 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from harness.config import Config, OptionParser
+    from harness.resources import Resources
+    from harness.subruns import SampleRun
     from harness.types import Record, RunInfo, Sample
 
 hookspec = pluggy.HookspecMarker("harness")
@@ -105,6 +111,24 @@ def harness_configure(config: Config) -> None:
 def harness_collection_modifyitems(config: Config, samples: list[Sample]) -> None:
     """Filter or reorder the selected samples in place, after -k/-m/node ids/--lf and before
     --limit. The run records the final selection in run.json."""
+
+
+# --- services: called by commands; the first implementation that answers wins --------------
+
+
+@hookspec(firstresult=True)
+def harness_run_samples(config: Config, resources: Resources, request: SampleRun) -> Awaitable[dict[str, Any]] | None:
+    """Return an awaitable that runs ``request`` (a `harness.subruns.SampleRun`: a system on
+    chosen samples of a task, as a run folder) on ``resources`` that the caller holds open, and
+    gives its summary. Plugins call it through `harness.subruns.run_samples`; the built-in plugin
+    ``subruns`` implements it with the engine that `harness run` uses."""
+
+
+@hookspec(firstresult=True)
+def harness_show(config: Config, name: str) -> int | None:
+    """``harness show NAME`` where NAME is no run in the results folder: a plugin that keeps
+    other records there (``harness optimize``'s searches) prints the one named NAME and returns
+    the exit code; None when NAME is not one of its own."""
 
 
 # --- lifecycle: inside the run's event loop; must not block ----------------------------------

@@ -24,6 +24,7 @@ BUILTIN_PLUGINS = {
     "results": "harness.cli.results",
     "scoring": "harness.cli.scoring",
     "exporters": "harness.results.exporters",
+    "subruns": "harness.engine.subrun",
     "terminal": "harness.cli.progress:TerminalReporter",
 }
 KINDS = ("backends", "systems", "tasks", "sandboxes", "exporters")

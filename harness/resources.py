@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import traceback
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from harness.errors import ConfigError, UsageError
 from harness.sandbox import Sandbox
 from harness.system import System
 from harness.task import Task
+from harness.types import TokenPrice
 
 DEFAULT_BACKEND = "llamacpp:smollm2"
 DEFAULT_SANDBOX = "docker"
@@ -42,26 +43,48 @@ def resolve_backend(spec: str, config: Config) -> Backend:
     raise UsageError(f"unknown backend {spec!r}. Known schemes: {schemes}. Models in harness.toml: {names}.")
 
 
-def resolve_backends(default_spec: str | None, role_pairs: list[str] | None, config: Config, roles: dict[str, str]) -> dict[str, Backend]:
+def resolve_backends(
+    default_spec: str | None,
+    role_pairs: list[str] | None,
+    config: Config,
+    roles: dict[str, str],
+    presets: Mapping[str, str] | None = None,
+) -> dict[str, Backend]:
     """Role -> backend for the model ``roles`` of a run (role -> who calls it: ``system direct``,
-    ``task tau2-mock``); a role without ``--role ROLE=SPEC`` uses the default backend, and roles
-    sharing a spec share one backend instance (one server). No roles: no backend.
+    ``task tau2-mock``). A role's spec is its ``--role ROLE=SPEC``, else its preset (the spec
+    the system's options chose for it, `System.role_backends`), else the default backend's;
+    roles sharing a spec share one backend instance (one server). No roles: no backend.
 
     Raises ConfigError for --backend/--role where nothing calls a model, or an unknown role."""
     if not roles:
         if default_spec or role_pairs:
             raise ConfigError("nothing in this run calls a model: drop --backend/--role")
         return {}
-    specs = {"default": default_spec or DEFAULT_BACKEND} | parse_pairs(role_pairs, "--role")
-    unknown = set(specs) - set(roles) - {"default"}
+    given = parse_pairs(role_pairs, "--role")
+    unknown = set(given) - set(roles) - {"default"}
     if unknown:
         known = ", ".join(f"{role} ({owner})" for role, owner in roles.items())
         raise ConfigError(f"no role(s) {sorted(unknown)} in this run; its roles: {known}")
+    specs = {"default": default_spec or DEFAULT_BACKEND} | {role: spec for role, spec in (presets or {}).items() if role in roles} | given
     by_spec: dict[str, Backend] = {}
     for spec in specs.values():
         if spec not in by_spec:
             by_spec[spec] = resolve_backend(spec, config)
     return {role: by_spec[spec] for role, spec in specs.items()}
+
+
+def check_prices(backends: dict[str, Backend], prices: Mapping[str, TokenPrice]) -> dict[str, TokenPrice]:
+    """The roles' own prices (`System.role_prices`), once each is known not to contradict its
+    backend's: a model has one price. Raises ConfigError naming both prices otherwise."""
+    for role, price in prices.items():
+        backend = backends.get(role) or backends.get("default")
+        own = backend.token_price() if backend is not None else None
+        if own is not None and own != price:
+            raise ConfigError(
+                f"role {role}: two prices for one model: the system's options say ${price.input}/${price.output} per million "
+                f"input/output tokens, backend {backend.spec} says ${own.input}/${own.output} (its models table); give the price in one place"
+            )
+    return dict(prices)
 
 
 def make_sandbox(name: str | None, config: Config) -> Sandbox:
@@ -78,14 +101,17 @@ class Resources:
 
     backends: dict[str, Backend]
     sandbox: Sandbox
+    prices: dict[str, TokenPrice] = field(default_factory=dict)  # role -> its own price (System.role_prices)
 
     @classmethod
-    def resolve(cls, config: Config, roles: dict[str, str]) -> Resources:
+    def resolve(cls, config: Config, roles: dict[str, str], system: System | None = None) -> Resources:
         """From ``--backend``, ``--role`` and ``--sandbox`` for the model ``roles`` (role -> who
-        calls it, for messages); nothing is started yet."""
+        calls it, for messages), with the backends and prices that ``system``'s options give its
+        roles (`System.role_backends`, `System.role_prices`); nothing is started yet."""
         sandbox = make_sandbox(config.getoption("sandbox"), config)
-        backends = resolve_backends(config.getoption("backend"), config.getoption("role"), config, roles)
-        return cls(backends, sandbox)
+        presets = system.role_backends if system is not None else None
+        backends = resolve_backends(config.getoption("backend"), config.getoption("role"), config, roles, presets)
+        return cls(backends, sandbox, check_prices(backends, system.role_prices if system is not None else {}))
 
     @staticmethod
     def roles_of(system: System, task: Task | None = None) -> dict[str, str]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from harness.types import Answer, Message, Sample
+from harness.types import Answer, Message, Sample, TokenPrice
 
 if TYPE_CHECKING:
     from harness.context import SampleContext
@@ -25,8 +27,15 @@ class System(abc.ABC):  # noqa: B024 - which methods are required depends on ``k
     name: ClassVar[str] = ""
     #: Task kinds the system can do (``code``, ``qa``, ``dialog``); it is refused on any other.
     kinds: ClassVar[frozenset[str]] = frozenset({"code"})
-    #: Model roles the system calls; ``--role ROLE=SPEC`` may give each its own backend.
-    roles: ClassVar[tuple[str, ...]] = ("default",)
+    #: Model roles the system calls; ``--role ROLE=SPEC`` may give each its own backend. A system
+    #: whose roles follow from its options (an orchestrator's experts) sets them on the instance.
+    roles: tuple[str, ...] = ("default",)
+    #: Role -> backend spec (or models-table name) that the system's own options choose for it
+    #: (an orchestrator's experts), used instead of ``--backend``; ``--role ROLE=SPEC`` still wins.
+    role_backends: Mapping[str, str] = MappingProxyType({})
+    #: Role -> the price its tokens are charged at, where the system's options set one; the role's
+    #: backend must then have no other price of its own (a models table's), or the run is refused.
+    role_prices: Mapping[str, TokenPrice] = MappingProxyType({})
     #: Options that harness.toml may give as tables (``[systems.NAME.KEY.…]``); any other sub-table is refused.
     option_tables: ClassVar[frozenset[str]] = frozenset()
 
@@ -55,5 +64,5 @@ class System(abc.ABC):  # noqa: B024 - which methods are required depends on ``k
         raise NotImplementedError(f"system {self.name!r} does not hold dialogs")
 
     def describe(self) -> dict[str, Any]:
-        """What run.json records about the system (name, resolved options)."""
-        return {"name": self.name, "options": self.options}
+        """What run.json records about the system: name, options and model roles."""
+        return {"name": self.name, "options": self.options, "roles": list(self.roles)}

@@ -69,6 +69,18 @@ class Usage:
         )
 
 
+@dataclass(frozen=True)
+class TokenPrice:
+    """What a model's tokens cost: USD per million input tokens and per million output tokens."""
+
+    input: float
+    output: float
+
+    def cost(self, usage: Usage) -> float:
+        """USD for ``usage``: input tokens x ``input`` + output tokens x ``output``, per million."""
+        return (usage.input_tokens * self.input + usage.output_tokens * self.output) / 1e6
+
+
 @dataclass
 class CompletionRequest:
     messages: list[Message]
@@ -177,6 +189,8 @@ class ProgramRun:
     truncated: bool = False
     reports_dropped: int = 0  # packets past the ones kept
     waiting_seconds: float | None = None  # runnable without a CPU, when the wall limit stopped it
+    engine: str | None = None  # the sandbox engine that ran it, where a tier has several
+    infra_events: list[str] = field(default_factory=list)  # e.g. an engine lost mid-job and the job run again elsewhere
 
 
 # --- records ---------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ def test_dialog_summary_has_pass_hat_k_average_reward_and_costs_by_role():
     assert metrics.get("pass^3") is None  # b has only 2 scored trials
     assert metrics["avg_reward"] == pytest.approx(4 / 5)
     assert summary["cost"] == pytest.approx(0.06)  # the agent's only
-    assert summary["cost_by_role"]["user"] == {"calls": 12, "input_tokens": 1200, "output_tokens": 120, "cost": pytest.approx(0.12)}
+    assert summary["cost_by_role"]["user"] == {"calls": 12, "input_tokens": 1200, "output_tokens": 120, "cost": pytest.approx(0.12), "latency": 0.0, "mean_latency": 0.0}
     assert summary["cost_by_role"]["default"]["cost"] == pytest.approx(0.06)
 
 

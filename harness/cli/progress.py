@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 from harness import hookimpl
+from harness.results.summary import work_label
 from harness.types import Record, RunInfo
 
 #: Seconds between two status lines in plain mode (environment: HARNESS_PROGRESS_SECONDS).
@@ -230,6 +231,9 @@ class TerminalReporter:
             f"tokens {summary['tokens']['input'] + summary['tokens']['output']:,}; {cost}; "
             f"{duration(summary['wall_seconds'])}; records in {summary['results']}"
         )
+        work = summary.get("work_by_role") or []
+        if len(work) > 1:
+            self._say(f"work by role (calls, share of tokens): {work_label(work)}")
         if summary.get("stop_reason"):
             self._say(f"stopped: {summary['stop_reason']}")
 

@@ -26,7 +26,7 @@ from harness.engine.scheduler import Run, execute_blocking
 from harness.errors import ExitCode, UsageError
 from harness.plugins import KINDS
 from harness.results.summary import summarize_records
-from harness.store import RunStore
+from harness.store import RUN_FILE, RunStore
 from harness.types import Record
 
 
@@ -190,12 +190,20 @@ def why(record: Record, width: int = 70) -> str:
 def cmd_show(config: Config) -> int:
     if config.getoption("sample"):
         return cmd_show_sample(config)
-    store = RunStore.open(config.results_dir, config.getoption("run_id"))
+    name = config.getoption("run_id")
+    if not (config.results_dir / name / RUN_FILE).is_file():  # not a run: another plugin's record?
+        shown = config.plugins.hook.harness_show(config=config, name=name)
+        if shown is not None:
+            return int(shown)
+    store = RunStore.open(config.results_dir, name)
     spec = store.read_spec()
     records = store.read_records()
     backends = spec.get("resolved", {}).get("backends", {})
     print(f"run {spec['run_id']}  status {spec.get('status')}  started {spec.get('started_at')}  ended {spec.get('ended_at') or '-'}")
     print(f"system {spec['system']['name']} {spec['system'].get('options') or ''}")
+    search = spec["system"].get("search")
+    if search:
+        print(f"  made by {search.get('method')} search {search.get('id')}: {len(search.get('rounds') or [])} rounds, round {search.get('round')} chosen; search cost ${search.get('cost') or 0:.4f}")
     print(f"task {spec['task']['name']} {spec['task'].get('options') or ''}  dataset {spec['task']['dataset'].get('sha256', '')[:12]}")
     for role, backend in backends.items():
         print(f"backend[{role}] {backend.get('spec')}  {backend.get('base_urls', '')}")

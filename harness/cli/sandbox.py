@@ -34,6 +34,8 @@ def harness_add_commands(subparsers: Any, add_common: Any) -> None:
         if name == "build":
             p.add_argument("--offline", action="store_true", help="build from Debian's packages (debootstrap), no registry")
             p.add_argument("--force", action="store_true", help="rebuild even if the image exists")
+            p.add_argument("--engine", metavar="URL", help="the Docker engine to put the image on (unix:///…, tcp://…, ssh://…): "
+                           "shipped from the first configured engine when that has it, else built there")
         if name == "exec":
             p.add_argument("file", metavar="FILE.py")
             p.add_argument("--timeout", type=float, default=10.0, metavar="S")

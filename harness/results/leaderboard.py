@@ -27,6 +27,13 @@ and are left out of them, as in summary.json; they still count for cost and late
   in the order of ``runs`` (a list, never a sum: the runs may have overlapped).
 - ``avg_reward``: the mean score of the scored attempts (a dialog task's reward; shown in the
   table when a row is a dialog task, as tau-bench reports it beside pass^k); ``kind`` the task kind.
+- ``search_cost``: for a system that a search made (an AFlow workflow from ``harness optimize``,
+  `harness.results.search`), the USD that search cost, paid once and not part of ``cost``;
+  None otherwise (a column of the table only when some row has one).
+- ``work_by_role``: for each model role of the system (run.json's ``system.roles``; every role of
+  the records for runs older than that), its calls, tokens in/out, cost, measured mean latency per
+  call and ``token_share`` (its share of the system's tokens): who did the work, e.g. how an
+  orchestrator spread it over its experts. The table shows it when some row has several roles.
 """
 
 from __future__ import annotations
@@ -43,8 +50,9 @@ from typing import Any
 from harness.errors import PluginError, UsageError
 from harness.plugins import Plugins
 from harness.results.metrics import mean_over_samples, pass_at_k, pass_hat_k
+from harness.results.search import search_cost
 from harness.results.stats import bootstrap_mean_ci
-from harness.results.summary import attempts_by_sample
+from harness.results.summary import attempts_by_sample, work_by_role, work_label
 from harness.store import RunStore, list_runs
 from harness.types import Record
 
@@ -119,7 +127,9 @@ DATA_LOCATION_OPTIONS = frozenset({"path", "source"})
 
 
 def _pairs(options: dict[str, Any] | None, prefix: str = "") -> list[str]:
-    return [f"{prefix}{key}={value}" for key, value in sorted((options or {}).items())]
+    """``key=value`` each; a table option (harness.toml's ``[systems.NAME.KEY.…]``) shows its
+    entries' names: ``experts=big,small`` (the configuration's key still holds all of it)."""
+    return [f"{prefix}{key}={','.join(map(str, value)) if isinstance(value, dict) else value}" for key, value in sorted((options or {}).items())]
 
 
 def models_label(spec: dict[str, Any]) -> str:
@@ -235,6 +245,7 @@ def _row(group: list[RunData], pairs: list[tuple[int, int]], ks: list[int]) -> d
         "kind": group[0].spec["task"].get("kind", "code"),
         "avg_reward": sum(scores) / len(scores) if scores else None,
         "cost": round(token_cost + server_cost, 8),
+        "search_cost": search_cost(first.spec),
         "token_cost": round(token_cost, 8),
         "server_cost": round(server_cost, 8),
         "server_hours": round(sum(entry.get("server_seconds") or 0.0 for run in group for entry in _serving(run)) / 3600, 6),
@@ -250,7 +261,14 @@ def _row(group: list[RunData], pairs: list[tuple[int, int]], ks: list[int]) -> d
         "harness": ", ".join(sorted({str(run.spec.get("versions", {}).get("harness")) for run in group})),
         "date": str(last.spec.get("ended_at") or last.spec.get("started_at") or "")[:10],
         "dataset": str(first.spec["task"].get("dataset", {}).get("sha256") or "")[:12],
+        "work_by_role": _work(group),
     }
+
+
+def _work(group: list[RunData]) -> list[dict[str, Any]]:
+    """`work_by_role` of the pooled records, for the roles the system declared (every role of the
+    records for runs whose run.json predates ``system.roles``)."""
+    return work_by_role([r for run in group for r in run.records], group[0].spec["system"].get("roles"))
 
 
 def build_rows(runs: list[RunData]) -> list[dict[str, Any]]:
@@ -294,6 +312,8 @@ def wall_label(walls: list[float]) -> str:
 
 #: Headers of `display_table` that a narrow page may fold away (the HTML report does).
 SECONDARY_COLUMNS = ("tokens in/out", "latency p50 s", "wall s per run", "sandbox", "harness", "date")
+#: The column of `work_label`, shown when some row's system has more than one model role.
+WORK_COLUMN = "work by role: calls, % of tokens"
 
 
 def display_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
@@ -303,14 +323,20 @@ def display_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]
     if any(row.get("kind") == "dialog" for row in rows):
         metrics.append("avg_reward")  # tau-bench's average reward, beside its pass^k
     headers = ["task", "system", "models", "options", "runs", "samples", "attempts", "pass@1 [95% CI]", *metrics]
-    headers += ["cost $", "$/sample", "tokens/sample", *SECONDARY_COLUMNS]
+    searched = any(row.get("search_cost") is not None for row in rows)
+    headers += ["cost $", *(["search $"] if searched else []), "$/sample", "tokens/sample"]
+    with_work = any(len(row.get("work_by_role") or []) > 1 for row in rows)
+    headers += [WORK_COLUMN] if with_work else []
+    headers += SECONDARY_COLUMNS
     cells = []
     for row in rows:
         pass1 = "" if row["pass@1"] is None else f"{row['pass@1']:.3f} [{row['pass@1_low']:.3f}, {row['pass@1_high']:.3f}]"
         cells.append([
             row["task"], row["system"], row["models"], row["options"], str(len(row["runs"])), str(row["n"]), str(row["attempts"]), pass1,
             *(_num(row[key], ".3f") for key in metrics),
-            _cost(row, "cost", ".4f"), _cost(row, "cost_per_sample", ".5f"), _num(row["tokens_per_sample"], ".0f"),
+            _cost(row, "cost", ".4f"), *([_num(row.get("search_cost"), ".4f")] if searched else []),
+            _cost(row, "cost_per_sample", ".5f"), _num(row["tokens_per_sample"], ".0f"),
+            *([work_label(row.get("work_by_role") or [])] if with_work else []),
             f"{row['input_tokens']:,}/{row['output_tokens']:,}", _num(row["median_latency"], ".2f"),
             wall_label(row["wall_seconds"]), row["sandbox"], row["harness"], row["date"],
         ])  # fmt: skip

@@ -36,9 +36,10 @@ def reported_ks(pairs: Iterable[tuple[int, int]], repeats: int = 1) -> list[int]
     return sorted(k for k in {*REPORTED_KS, repeats} if 1 <= k <= min(ns))
 
 
-def summarize_records(records: list[Record], repeats: int = 1, kind: str = "code") -> dict[str, Any]:
+def summarize_records(records: list[Record], repeats: int = 1, kind: str = "code", system_roles: list[str] | None = None) -> dict[str, Any]:
     """Counts by status, pass@k and pass^k (k >= 2), tokens, cost (USD: the system's roles;
-    ``cost_by_role`` has every role, a task's simulated user and judge included). For dialog
+    ``cost_by_role`` has every role, a task's simulated user and judge included; ``work_by_role``
+    the share of each of ``system_roles``, see `work_by_role`). For dialog
     tasks, pass^k for every k up to the fewest scored attempts of any sample and ``avg_reward``
     (the mean score of the scored attempts), as tau-bench reports them."""
     counts = Counter(r.status for r in records)
@@ -62,16 +63,46 @@ def summarize_records(records: list[Record], repeats: int = 1, kind: str = "code
         "llm_calls": sum(r.llm_calls for r in records),
         "cost": round(sum(r.cost for r in records), 8),
         "cost_by_role": cost_by_role(records),
+        "work_by_role": work_by_role(records, system_roles),
     }
 
 
 def cost_by_role(records: Iterable[Record]) -> dict[str, dict[str, Any]]:
-    """Role -> calls, tokens in/out and cost (USD) summed over the records."""
+    """Role -> calls, tokens in/out, cost (USD), ``latency`` (seconds of its calls, summed) and
+    ``mean_latency`` (seconds per call, as measured: None before any call), over the records."""
     totals: dict[str, dict[str, Any]] = {}
     for record in records:
         for role, meter in record.roles.items():
-            total = totals.setdefault(role, {"calls": 0, "input_tokens": 0, "output_tokens": 0, "cost": 0.0})
+            total = totals.setdefault(role, {"calls": 0, "input_tokens": 0, "output_tokens": 0, "cost": 0.0, "latency": 0.0})
             for key in ("calls", "input_tokens", "output_tokens"):
                 total[key] += meter.get(key, 0)
             total["cost"] = round(total["cost"] + meter.get("cost", 0.0), 8)
+            total["latency"] = round(total["latency"] + meter.get("latency", 0.0), 4)
+    for total in totals.values():
+        total["mean_latency"] = round(total["latency"] / total["calls"], 4) if total["calls"] else None
     return totals
+
+
+def work_by_role(records: list[Record], roles: list[str] | None = None) -> list[dict[str, Any]]:
+    """Who did the system's work: for each of ``roles`` (the system's model roles, in its order;
+    None: every role of the records) that made calls, its calls, tokens in/out, cost (USD), mean
+    latency per call (seconds) and ``token_share``, its share of those roles' tokens (None when
+    no token was counted)."""
+    totals = cost_by_role(records)
+    chosen = [role for role in roles if role in totals] if roles is not None else list(totals)
+    tokens = sum(totals[role]["input_tokens"] + totals[role]["output_tokens"] for role in chosen)
+    return [
+        {"role": role}
+        | {key: totals[role][key] for key in ("calls", "input_tokens", "output_tokens", "cost", "mean_latency")}
+        | {"token_share": round((totals[role]["input_tokens"] + totals[role]["output_tokens"]) / tokens, 4) if tokens else None}
+        for role in chosen
+    ]
+
+
+def work_label(work: list[dict[str, Any]]) -> str:
+    """``orchestrator 12 calls 31% · expert-big 3 calls 69%``: each role's calls and share of tokens."""
+    parts = []
+    for entry in work:
+        share = "" if entry["token_share"] is None else f" {entry['token_share']:.0%}"
+        parts.append(f"{entry['role']} {entry['calls']} call{'' if entry['calls'] == 1 else 's'}{share}")
+    return " · ".join(parts)

@@ -17,6 +17,7 @@ from harness import (
     Config,
     Message,
     ModelConfig,
+    TokenPrice,
     Usage,
     UsageError,
 )
@@ -146,6 +147,13 @@ class OpenAIBackend(Backend):
         """USD, from the models table's prices per million tokens."""
         prices = self.model_config
         return (usage.input_tokens * prices.input_price + usage.output_tokens * prices.output_price) / 1e6
+
+    def token_price(self) -> TokenPrice | None:
+        """The models table's prices; None when it gives none (both 0: a local or free model)."""
+        prices = self.model_config
+        if not (prices.input_price or prices.output_price):
+            return None
+        return TokenPrice(prices.input_price, prices.output_price)
 
     def _refused(self, endpoint: str, failure: wire.Failure) -> str:
         """The message for an error that another try would not fix."""

@@ -22,6 +22,12 @@ def harness_addoption(parser: Any) -> None:
         help=f"warm sandbox workers (containers for docker), one job each at a time (default: {DEFAULT_POOL}, the CPU count)",
     )
     parser.addoption(
+        "--sandbox-engine", action="append", metavar="URL",
+        help="a Docker engine for the docker sandbox (unix:///…, tcp://host:2376, ssh://user@host); repeat it to spread "
+        "the pool over several, each with --sandbox-pool containers if typed, else its CPU count (default: [sandbox] "
+        "engines in harness.toml, else DOCKER_HOST, else the local socket)",
+    )
+    parser.addoption(
         "--sandbox-recycle", type=int, default=DEFAULT_RECYCLE, metavar="N",
         help=f"jobs a worker runs before it is replaced (default: {DEFAULT_RECYCLE}); any anomaly replaces it at once",
     )

@@ -66,6 +66,8 @@ class Batcher:
             try:
                 reply = await self.send(message, sum(timeout for _, timeout, _ in taken))
                 answers = reply["results"] if reply.get("type") == "batch" else [reply] * len(taken)
+                where = {key: reply[key] for key in ("engine", "infra_events") if key in reply}  # the pool's, for the whole batch
+                answers = [answer | where for answer in answers]
             except asyncio.CancelledError:
                 for _, _, future in taken:
                     future.cancel()

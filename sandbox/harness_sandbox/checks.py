@@ -14,7 +14,13 @@ from typing import Any
 
 from harness import CheckRow, HarnessError, Limits
 from harness.codetasks.testrunner import judge
-from harness_sandbox.engine import connect, find_image, image_tag
+from harness_sandbox.engine import (
+    EngineSpec,
+    connect,
+    engine_specs,
+    find_image,
+    image_tag,
+)
 
 #: Prints a JSON object of facts about the sandbox, as seen from inside.
 PROBE = r"""
@@ -134,20 +140,31 @@ async def _probe(cls: type, config: Any) -> list[CheckRow]:
         await box.close()
 
 
-def run_checks(cls: type, config: Any) -> list[CheckRow]:
+def _engine_checks(cls: type, config: Any, spec: EngineSpec) -> list[CheckRow]:
     try:
-        client = connect()
+        client = connect(spec)
     except HarnessError as exc:
         return [CheckRow("engine reachable", False, str(exc))]
     rows = [CheckRow("engine reachable", True, f"Docker {client.version().get('Version')} at {client.api.base_url}")]
     tag = image_tag(config)
     try:
-        image = find_image(client, tag)
+        image = find_image(client, tag, spec.name)
     except HarnessError as exc:
         return rows + [CheckRow("image present", False, str(exc))]
+    finally:
+        client.close()
     rows.append(CheckRow("image present", True, f"{tag} ({image.id})"))
-    probe_config = type(config)(argparse.Namespace(**{**vars(config.options), "sandbox_pool": 1}), config.plugins)
+    only_this = {"sandbox_pool": 1, "sandbox_engine": [spec.url] if spec.url else None}
+    probe_config = type(config)(argparse.Namespace(**{**vars(config.options), **only_this}), config.plugins, settings=config.settings)
     try:
         return rows + asyncio.run(_probe(cls, probe_config))
     except HarnessError as exc:
         return rows + [CheckRow("round trip", False, str(exc))]
+
+
+def run_checks(cls: type, config: Any) -> list[CheckRow]:
+    """Every row for each engine the sandbox uses; with several, each row's name ends with [URL]."""
+    specs = engine_specs(config)
+    if len(specs) == 1:
+        return _engine_checks(cls, config, specs[0])
+    return [CheckRow(f"{row.check} [{spec.name}]", row.ok, row.detail) for spec in specs for row in _engine_checks(cls, config, spec)]

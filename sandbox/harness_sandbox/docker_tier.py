@@ -17,13 +17,24 @@ import json
 import os
 import secrets
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness import CheckRow, HarnessError, Limits, SandboxError
 from harness_sandbox import supervisor
 from harness_sandbox.channel import READ_LIMIT, TailBuffer, Worker
-from harness_sandbox.engine import DEFAULT_IMAGE, LABEL, connect, find_image, image_tag
+from harness_sandbox.engine import (
+    DEFAULT_IMAGE,
+    LABEL,
+    PING_TIMEOUT,
+    EngineSpec,
+    answers,
+    connect,
+    engine_specs,
+    find_image,
+    image_tag,
+)
 from harness_sandbox.pooled import START_TIMEOUT, PooledSandbox
 
 __all__ = ["DEFAULT_IMAGE", "DockerSandbox"]
@@ -110,6 +121,31 @@ async def _demux(stream: asyncio.StreamReader, stdout: asyncio.StreamReader, std
         stdout.feed_eof()
 
 
+@dataclass
+class _Engine:
+    """One connected engine: its client, a client that pings it quickly, the image there, and
+    how many pool containers it runs."""
+
+    spec: EngineSpec
+    client: Any
+    pinger: Any
+    image: Any
+    version: str
+    containers: int
+
+
+def _open_engine(spec: EngineSpec, tag: str, default_containers: int | None) -> _Engine:
+    client = connect(spec)
+    try:
+        image = find_image(client, tag, spec.name)
+        info = client.info()
+        containers = spec.containers or default_containers or int(info.get("NCPU") or 1)
+        return _Engine(spec, client, connect(spec, PING_TIMEOUT), image, client.version().get("Version", ""), containers)
+    except BaseException:
+        client.close()
+        raise
+
+
 class DockerSandbox(PooledSandbox):
     name = "docker"
     description = (
@@ -123,28 +159,65 @@ class DockerSandbox(PooledSandbox):
         self.run_id = secrets.token_hex(6)
         self.container_limits = Limits()
         self.pids_limit = container_settings(self.container_limits, self.run_id)[1]["pids_limit"]
-        self._client: Any = None
-        self._image: Any = None
-        self._engine_version = ""
+        self.specs = engine_specs(config)
+        names = [spec.name for spec in self.specs]
+        if len(set(names)) < len(names):
+            raise SandboxError(f"an engine is listed twice in {names}; list each engine once (give it more containers instead)")
+        # --sandbox-pool sizes the one engine's pool, or, typed with several, each engine without `containers`
+        several = len(self.specs) > 1
+        self._default_containers = self.pool_size if not several or config.given("sandbox_pool") else None
+        self._engines: dict[str, _Engine] = {}
 
     @classmethod
     def preflight(cls, config: Any) -> None:
-        find_image(connect(), image_tag(config))
+        tag = image_tag(config)
+        for spec in engine_specs(config):
+            client = connect(spec)
+            try:
+                find_image(client, tag, spec.name)
+            finally:
+                client.close()
 
     async def start(self) -> None:
-        if self._client is None:
-            self._client = await asyncio.to_thread(connect)
-            self._image = await asyncio.to_thread(find_image, self._client, self.tag)
-            self._engine_version = (await asyncio.to_thread(self._client.version)).get("Version", "")
+        if not self._engines:
+            opened = await asyncio.gather(
+                *(asyncio.to_thread(_open_engine, spec, self.tag, self._default_containers) for spec in self.specs), return_exceptions=True
+            )
+            failures = [item for item in opened if not isinstance(item, _Engine)]
+            if failures:
+                for item in opened:
+                    if isinstance(item, _Engine):
+                        item.client.close()
+                        item.pinger.close()
+                raise failures[0]
+            self._engines = {engine.spec.name: engine for engine in opened if isinstance(engine, _Engine)}
+            self.pool_size = sum(engine.containers for engine in self._engines.values())
         await super().start()
 
-    def _create(self) -> tuple[str, socket.socket]:
-        """Create and start one container; return its id and our end of its attached stdio."""
-        api = self._client.api
+    def slot_engines(self) -> list[str | None]:
+        """Each engine's containers, interleaved so that a pool filling up uses every engine."""
+        counts = {name: engine.containers for name, engine in self._engines.items()}
+        slots: list[str | None] = []
+        while any(counts.values()):
+            for name, left in counts.items():
+                if left:
+                    slots.append(name)
+                    counts[name] = left - 1
+        return slots
+
+    async def answering(self, engine: str) -> bool:
+        return await asyncio.to_thread(answers, self._engines[engine].pinger)
+
+    def _engine(self, name: str | None) -> _Engine:
+        return self._engines[name] if name is not None else next(iter(self._engines.values()))
+
+    def _create(self, engine: _Engine) -> tuple[str, socket.socket]:
+        """Create and start one container on `engine`; return its id and our end of its attached stdio."""
+        api = engine.client.api
         create, host = container_settings(self.container_limits, self.run_id)
         command = ["python3", "-I", "-c", BOOTSTRAP, "--work-root", WORK_ROOT]
-        container_id = api.create_container(self._image.id, command, host_config=api.create_host_config(**host), **create)["Id"]
-        _LIVE[container_id] = self._client
+        container_id = api.create_container(engine.image.id, command, host_config=api.create_host_config(**host), **create)["Id"]
+        _LIVE[container_id] = engine.client
         try:
             attached = api.attach_socket(container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
             # The SDK hands back the socket of the upgraded HTTP connection (wrapped in a SocketIO
@@ -155,25 +228,32 @@ class DockerSandbox(PooledSandbox):
             raw.close()
             api.start(container_id)
         except Exception:
-            self._remove(container_id)
+            self._remove(engine, container_id)
             raise
         return container_id, ours
 
-    def _remove(self, container_id: str) -> None:
+    def _remove(self, engine: _Engine, container_id: str) -> None:
         import docker
 
-        # "already removed" and "removal in progress" (auto_remove got there first) are fine
-        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-            self._client.api.remove_container(container_id, force=True)
+        # "already removed" and "removal in progress" (auto_remove got there first) are fine;
+        # an engine that went away took its containers with it (the pool has dropped it)
+        try:
+            engine.client.api.remove_container(container_id, force=True)
+        except (docker.errors.NotFound, docker.errors.APIError):
+            pass
+        except Exception:
+            if answers(engine.pinger):
+                raise
         _LIVE.pop(container_id, None)
 
-    async def spawn(self) -> Worker:
+    async def spawn(self, engine: str | None = None) -> Worker:
+        where = self._engine(engine)
         try:
-            container_id, sock = await asyncio.to_thread(self._create)
+            container_id, sock = await asyncio.to_thread(self._create, where)
         except SandboxError:
             raise
         except Exception as exc:
-            raise SandboxError(f"could not start a sandbox container from {self.tag}: {exc}") from exc
+            raise SandboxError(f"could not start a sandbox container from {self.tag} on the engine {where.spec.name}: {exc}") from exc
         stream, writer = await asyncio.open_connection(sock=sock, limit=READ_LIMIT)
         writer.write(json.dumps(SUPERVISOR_SOURCE).encode() + b"\n")
         stdout = asyncio.StreamReader(limit=READ_LIMIT)
@@ -182,26 +262,32 @@ class DockerSandbox(PooledSandbox):
 
         async def destroy() -> None:
             demux.cancel()
-            await asyncio.to_thread(self._remove, container_id)
+            await asyncio.to_thread(self._remove, where, container_id)
 
         return await Worker.connect(f"sandbox container {container_id[:12]}", stdout, writer, destroy, stderr, START_TIMEOUT)
 
     async def close(self) -> None:
         await super().close()
-        if self._client is not None:
-            client, self._client = self._client, None
-            await asyncio.to_thread(client.close)
+        engines, self._engines = self._engines, {}
+        for engine in engines.values():
+            await asyncio.to_thread(engine.client.close)
+            await asyncio.to_thread(engine.pinger.close)
 
     def describe(self) -> dict[str, Any]:
-        if self._image is None:
+        image_id = None
+        if self._engines:
+            image_id = self._engine(None).image.id
+        else:
             with contextlib.suppress(HarnessError):
-                self._image = find_image(connect(), self.tag)
+                image_id = find_image(connect(self.specs[0]), self.tag, self.specs[0].name).id
         _, host = container_settings(self.container_limits, self.run_id)
+        engines = [{"url": e.spec.name, "version": e.version, "containers": e.containers, "image_id": e.image.id} for e in self._engines.values()]
         return {
             **super().describe(),
             "image": self.tag,
-            "image_id": self._image.id if self._image is not None else None,
-            "engine": self._engine_version,
+            "image_id": image_id,
+            "engine": engines[0]["version"] if engines else "",
+            "engines": engines,
             "run_id": self.run_id,
             "container": {**host, "user": f"a random uid in [{UID_RANGE[0]}, {UID_RANGE[1]})"},
         }
@@ -212,14 +298,16 @@ class DockerSandbox(PooledSandbox):
         going on this host are left alone)."""
         import docker
 
-        client = connect()
         removed = 0
-        for container in client.containers.list(all=True, filters={"label": LABEL}):
-            if _owner_alive(container.labels):
-                continue
-            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-                container.remove(force=True)
-                removed += 1
+        for spec in engine_specs(config):
+            client = connect(spec)
+            for container in client.containers.list(all=True, filters={"label": LABEL}):
+                if _owner_alive(container.labels):
+                    continue
+                with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                    container.remove(force=True)
+                    removed += 1
+            client.close()
         return removed
 
     @classmethod

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import SandboxError, SandboxUnavailable
-from harness_sandbox.engine import connect, image_tag
+from harness_sandbox.engine import EngineSpec, connect, engine_specs, image_tag
 
 SUITE = "bookworm"
 DOCKERFILE = Path(__file__).resolve().parent.parent / "Dockerfile"
@@ -134,19 +134,46 @@ def _dockerfile_image(client: Any, tag: str) -> Any:
     return client.images.get(tag)
 
 
-def build_image(config: Any, *, offline: bool) -> str:
-    """Build the sandbox image unless its tag exists (or --force); describe it in one line."""
+def _present(client: Any, tag: str) -> Any:
     import docker
 
-    client = connect()
+    try:
+        return client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def ship_image(source: Any, target: Any, tag: str) -> Any:
+    """Copy the image `tag` from the engine `source` to the engine `target` (the engine API's
+    save and load, streamed: `docker save TAG | docker -H TARGET load`); the image there."""
+    chunks = source.api.get_image(tag)
+    for reply in target.api.load_image(chunks):
+        if "error" in reply:
+            raise SandboxError(f"loading {tag} into the engine failed: {reply['error']}")
+    return target.images.get(tag)
+
+
+def build_image(config: Any, *, offline: bool) -> str:
+    """Build the sandbox image unless its tag exists (or --force); describe it in one line.
+
+    With ``--engine URL`` the image goes to that engine: shipped from the first configured engine
+    (``[sandbox] engines``, else DOCKER_HOST) when that one has it, else built there."""
     tag = image_tag(config)
-    if not config.getoption("force", False):
-        try:
-            image = client.images.get(tag)
-        except docker.errors.ImageNotFound:
-            pass
-        else:
-            return f"docker: image {tag} ({image.id}) is already there; `harness sandbox build --force` builds it again"
+    url = config.getoption("engine")
+    client = connect(EngineSpec(url) if url else engine_specs(config)[0])
+    where = f" on {url}" if url else ""
+    force = bool(config.getoption("force", False))
+    image = None if force else _present(client, tag)
+    if image is not None:
+        return f"docker: image {tag} ({image.id}) is already there{where}; `harness sandbox build --force` builds it again"
+    if url and not force:
+        source_spec = engine_specs(config)[0]
+        if source_spec.url != url:
+            source = connect(source_spec)
+            if _present(source, tag) is not None:
+                _say(f"shipping {tag} from {source_spec.name} to {url} (save, load)")
+                image = ship_image(source, client, tag)
+                return f"docker: shipped image {tag} ({image.id}) from {source_spec.name} to {url}"
     image = _debootstrap_image(client, tag) if offline else _dockerfile_image(client, tag)
     size = image.attrs.get("Size", 0) / 1e6
-    return f"docker: built image {tag} ({image.id}, {size:.0f} MB, {'debootstrap' if offline else 'Dockerfile'})"
+    return f"docker: built image {tag}{where} ({image.id}, {size:.0f} MB, {'debootstrap' if offline else 'Dockerfile'})"

@@ -29,7 +29,7 @@ class LocalSandbox(PooledSandbox):
         "temp dir, a process-group kill and a timeout. Choose it knowingly (--sandbox local)."
     )
 
-    async def spawn(self) -> Worker:
+    async def spawn(self, engine: str | None = None) -> Worker:
         root = tempfile.mkdtemp(prefix="harness-local-")
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-I", str(SUPERVISOR_PATH), "--work-root", root,

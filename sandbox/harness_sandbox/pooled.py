@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import os
 from collections.abc import Mapping, Sequence
@@ -48,11 +49,20 @@ class PooledSandbox(Sandbox):
         self._starting: asyncio.Lock | None = None
         self._job_ids = itertools.count(1)
 
-    async def spawn(self) -> Worker:
+    async def spawn(self, engine: str | None = None) -> Worker:
+        """Start one supervisor (on `engine`, for tiers that have several) and return its Worker."""
         raise NotImplementedError
 
-    async def _spawn_with_runner(self) -> Worker:
-        worker = await self.spawn()
+    def slot_engines(self) -> list[str | None]:
+        """The engine of each pool slot (None: the tier's only one); its length is the pool size."""
+        return [None] * self.pool_size
+
+    async def answering(self, engine: str) -> bool:
+        """Whether `engine` still answers (tiers with several engines override this)."""
+        return True
+
+    async def _spawn_with_runner(self, engine: str | None) -> Worker:
+        worker = await self.spawn(engine)
         try:
             await worker.preload(preload_message(next(self._job_ids), RUNNER_NAME, RUNNER_SOURCE), START_TIMEOUT)
         except BaseException:
@@ -64,7 +74,10 @@ class PooledSandbox(Sandbox):
         self._starting = self._starting or asyncio.Lock()
         async with self._starting:
             if self._pool is None:
-                pool = Pool(self.pool_size, self._spawn_with_runner, self.recycle)
+                engines = self.slot_engines()
+                spawns = [functools.partial(self._spawn_with_runner, engine) for engine in engines]
+                several = len(set(engines)) > 1
+                pool = Pool(spawns, self.recycle, engines if several else None, self.answering if several else None)
                 await pool.start()
                 self._pool = pool
                 self._batcher = Batcher(lambda message, timeout: pool.run(message, timeout + ANSWER_GRACE), self.pool_size, self._job_ids)
@@ -126,6 +139,8 @@ class PooledSandbox(Sandbox):
             truncated=reply["truncated"],
             reports_dropped=reply.get("reports_dropped", 0),
             waiting_seconds=reply.get("waiting_seconds"),
+            engine=reply.get("engine"),
+            infra_events=reply.get("infra_events", []),
         )
 
     async def _answer(self, job: dict, timeout: float, rpc: RpcHandler | None = None) -> dict:
