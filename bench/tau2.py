@@ -1,11 +1,10 @@
 """Simulations per hour on tau2-mock: ``harness run`` against the package's own runner.
 
 One llama.cpp server (SmolLM2-135M-Instruct by default) is started with ManagedServer and plays
-both the agent and the simulated user, for both runners. The same tau2-mock simulations (the
-first N tasks of the domain, T trials each, the same max_steps and max_tokens, temperature 0)
-are run
+both the agent and the simulated user, for both runners. The same tau2-mock simulations (N
+tasks of the domain, T trials each, the same max_steps and max_tokens, temperature 0) are run
 
-* through ``harness run --system direct --task tau2-mock --backend bench ...`` (``bench`` is a
+* through ``harness run --system direct tau2-mock::… --backend bench ...`` (``bench`` is a
   ``[models.bench]`` table pointing at that server), at concurrency C, and
 * through ``tau2.run.run_domain`` (the package's runner: litellm with the ``openai/`` model
   prefix and ``api_base`` pointing at that server; ``skip_failed_samples`` so that one failed
@@ -17,9 +16,10 @@ whole process with interpreter start and imports), their ratio (goal:
 harness / tau2 >= 1.0), and the rate of ``harness run`` at its default concurrency (4). Model
 calls per simulation and terminations are printed beside: the runners do not hold identical
 dialogs (the package reads only structured tool calls; the harness also reads ``<tool_call>``
-text), so the number of calls per simulation says how comparable the work was.
+text), so the number of calls per simulation says how comparable the work was, and model calls
+per hour are compared too.
 
-    python bench/tau2.py [-n 3] [--trials 1] [-c 3] [--max-steps 6] [--max-tokens 48] [--rounds 2] [--model PATH.gguf]
+    python bench/tau2.py [-n 6] [--trials 1] [-c 3] [--max-steps 4] [--max-tokens 32] [--rounds 4] [--model PATH.gguf]
 """
 
 from __future__ import annotations
@@ -40,6 +40,13 @@ from harness_llamacpp import llama_server
 from harness_llamacpp.model import DEFAULT_MODEL, require_server, resolve_model
 
 MODEL_NAME = "bench"
+#: The tau2-mock tasks without an initial message history: tau2's runner cannot replay one to
+#: llama.cpp (it sends the history's tool-call message with a null content, which llama.cpp's
+#: chat template fails on, and the simulation is skipped), so those would not be the same work.
+TASK_IDS = (
+    "create_task_1", "create_task_1_with_env_assertions", "create_task_1_nl_eval", "update_task_1",
+    "update_task_with_initialization_data", "update_task_with_initialization_actions", "impossible_task_1",
+)  # fmt: skip
 #: tau2's own default concurrency (tau2.config.DEFAULT_MAX_CONCURRENCY) and the harness's.
 TAU2_DEFAULT_CONCURRENCY, HARNESS_DEFAULT_CONCURRENCY = 3, 4
 
@@ -54,7 +61,7 @@ TAU2_SCRIPT = textwrap.dedent(
         from tau2.run import run_domain
         llm_args = {"temperature": 0.0, "max_tokens": params["max_tokens"], "api_base": params["base_url"], "api_key": "no-key"}
         config = RunConfig(
-            domain="mock", task_split_name="base", num_tasks=params["n"], num_trials=params["trials"],
+            domain="mock", task_split_name="base", task_ids=params["task_ids"], num_trials=params["trials"],
             agent="llm_agent", llm_agent="openai/" + params["alias"], llm_args_agent=dict(llm_args),
             user="user_simulator", llm_user="openai/" + params["alias"], llm_args_user=dict(llm_args),
             max_steps=params["max_steps"], max_concurrency=params["concurrency"], results_dir=params["results_dir"],
@@ -80,12 +87,12 @@ TAU2_SCRIPT = textwrap.dedent(
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-n", type=int, default=3, help="tau2-mock tasks (the first N of the domain), default 3")
+    parser.add_argument("-n", type=int, default=6, choices=range(1, len(TASK_IDS) + 1), metavar="N", help=f"tau2-mock tasks (the first N of {len(TASK_IDS)} without a history), default 6")
     parser.add_argument("--trials", type=int, default=1, help="simulations per task, default 1")
     parser.add_argument("-c", "--concurrency", type=int, default=TAU2_DEFAULT_CONCURRENCY, help="simulations in flight on both sides, default 3 (tau2's default)")
-    parser.add_argument("--max-steps", type=int, default=6)
-    parser.add_argument("--max-tokens", type=int, default=48, help="per model call, agent and user")
-    parser.add_argument("--rounds", type=int, default=2, help="measure each side this many times (order alternating), keep the best")
+    parser.add_argument("--max-steps", type=int, default=4)
+    parser.add_argument("--max-tokens", type=int, default=32, help="per model call, agent and user")
+    parser.add_argument("--rounds", type=int, default=4, help="measure each side this many times (order alternating), keep the best")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="a .gguf path, or smollm2 (default)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object too")
     return parser.parse_args()
@@ -95,7 +102,7 @@ def harness_run(workdir: Path, args: argparse.Namespace, run_id: str, concurrenc
     argv = [
         sys.executable, "-m", "harness", "run", "-p", "harness_tau2",
         "--config", str(workdir / "harness.toml"), "--results-dir", str(workdir / "results"), "--run-id", run_id,
-        "--system", "direct", "--task", "tau2-mock", "--limit", str(args.n), "--repeats", str(args.trials),
+        *(f"tau2-mock::{task_id}" for task_id in TASK_IDS[: args.n]), "--system", "direct", "--repeats", str(args.trials),
         "--backend", MODEL_NAME, "--sandbox", "local", "--system-opt", f"max_tokens={args.max_tokens}",
         "--task-opt", f"user_max_tokens={args.max_tokens}", "--task-opt", f"max_steps={args.max_steps}", "--json",
     ]  # fmt: skip
@@ -131,7 +138,7 @@ def harness_run(workdir: Path, args: argparse.Namespace, run_id: str, concurrenc
 
 def tau2_run(workdir: Path, args: argparse.Namespace, base_url: str, alias: str, round_no: int) -> dict[str, Any]:
     params = {
-        "n": args.n, "trials": args.trials, "max_tokens": args.max_tokens, "max_steps": args.max_steps,
+        "task_ids": list(TASK_IDS[: args.n]), "trials": args.trials, "max_tokens": args.max_tokens, "max_steps": args.max_steps,
         "concurrency": args.concurrency, "base_url": base_url, "alias": alias, "results_dir": str(workdir / f"tau2-results-{round_no}"),
     }  # fmt: skip
     started, cpu = time.monotonic(), _children_cpu()
@@ -179,6 +186,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         side["per_hour"] = per_hour(side["simulations"], side["run_seconds"])
         side["per_hour_process"] = per_hour(side["simulations"], side["process_seconds"])
         side["calls_per_simulation"] = side["calls"] / max(1, side["simulations"])
+        side["calls_per_hour"] = per_hour(side["calls"], side["run_seconds"])
     return {
         "tasks": args.n, "trials": args.trials, "concurrency": args.concurrency, "max_steps": args.max_steps,
         "max_tokens": args.max_tokens, "model": str(model_path), "rounds": args.rounds,
@@ -186,6 +194,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "tau2": tau2, "harness": equal, "harness_default": default,
         "ratio": equal["per_hour"] / tau2["per_hour"], "ratio_process": equal["per_hour_process"] / tau2["per_hour_process"],
         "ratio_default": default["per_hour"] / tau2["per_hour"],
+        "ratio_calls": equal["calls_per_hour"] / tau2["calls_per_hour"],
     }  # fmt: skip
 
 
@@ -206,7 +215,8 @@ def report(result: dict[str, Any]) -> str:
             line(f"harness run, concurrency {result['concurrency']}            ", result["harness"]),
             line(f"harness run, default concurrency {HARNESS_DEFAULT_CONCURRENCY}    ", result["harness_default"]),
             f"harness / tau2 at equal concurrency: {result['ratio']:.2f} (goal >= 1.0); whole processes: {result['ratio_process']:.2f}; "
-            f"harness at its default concurrency / tau2: {result['ratio_default']:.2f}",
+            f"harness at its default concurrency / tau2: {result['ratio_default']:.2f}; model calls per hour, harness / tau2 at "
+            f"equal concurrency: {result['ratio_calls']:.2f}",
             f"best of {result['rounds']} round(s); every round (s): {result['every_round_seconds']}",
         ]
     )

@@ -50,11 +50,14 @@ def test_an_infrastructure_error_fails_one_simulation_and_the_others_are_scored(
 def test_kill_9_then_resume_runs_exactly_the_missing_simulations(workdir):
     args = [sys.executable, "-m", "harness", "run", *PLUGINS, TASKS[0], TASKS[2], "--repeats", "3", "--max-concurrency", "1",
             "--backend", "dialog:create?delay=0.3", "--sandbox", "local", "--run-id", "killed"]
-    proc = subprocess.Popen(args, cwd=workdir, env=harness_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = workdir / "killed.err"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(args, cwd=workdir, env=harness_env(), stdout=subprocess.DEVNULL, stderr=stderr)
     samples_file = workdir / "results" / "killed" / "samples.jsonl"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and not (samples_file.exists() and samples_file.read_text().count("\n") >= 2):
+    deadline = time.monotonic() + 600
+    while proc.poll() is None and time.monotonic() < deadline and not (samples_file.exists() and samples_file.read_text().count("\n") >= 2):
         time.sleep(0.1)
+    assert proc.poll() is None, f"the run ended before it was killed: {log.read_text()[-2000:]}"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     before = records(workdir / "results" / "killed")
