@@ -11,7 +11,7 @@ tasks of the domain, T trials each, the same max_steps and max_tokens, temperatu
   simulation does not abort its run), with ``max_concurrency`` C,
 
 each in its own process, ``--rounds`` times in alternating order (the best of each side is
-kept). It prints simulations per hour of each (from the time of the run itself, and from the
+kept; the ratio of the median rounds is printed too, as the machine's noise is large). It prints simulations per hour of each (from the time of the run itself, and from the
 whole process with interpreter start and imports), their ratio (goal:
 harness / tau2 >= 1.0), and the rate of ``harness run`` at its default concurrency (4). Model
 calls per simulation and terminations are printed beside: the runners do not hold identical
@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -155,6 +156,10 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _median(runs: list[dict[str, Any]]) -> float:
+    return statistics.median(r["run_seconds"] for r in runs)
+
+
 def per_hour(simulations: int, seconds: float) -> float:
     return simulations * 3600.0 / seconds
 
@@ -195,6 +200,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "ratio": equal["per_hour"] / tau2["per_hour"], "ratio_process": equal["per_hour_process"] / tau2["per_hour_process"],
         "ratio_default": default["per_hour"] / tau2["per_hour"],
         "ratio_calls": equal["calls_per_hour"] / tau2["calls_per_hour"],
+        "ratio_median": _median(sides["tau2"]) / _median(sides["harness"]),
+        "ratio_default_median": _median(sides["tau2"]) / _median(sides["harness_default"]),
     }  # fmt: skip
 
 
@@ -217,7 +224,8 @@ def report(result: dict[str, Any]) -> str:
             f"harness / tau2 at equal concurrency: {result['ratio']:.2f} (goal >= 1.0); whole processes: {result['ratio_process']:.2f}; "
             f"harness at its default concurrency / tau2: {result['ratio_default']:.2f}; model calls per hour, harness / tau2 at "
             f"equal concurrency: {result['ratio_calls']:.2f}",
-            f"best of {result['rounds']} round(s); every round (s): {result['every_round_seconds']}",
+            f"best of {result['rounds']} round(s); every round (s): {result['every_round_seconds']}; ratios of the median rounds: "
+            f"{result['ratio_median']:.2f} at equal concurrency, {result['ratio_default_median']:.2f} at the harness's default",
         ]
     )
 
